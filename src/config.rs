@@ -1,0 +1,113 @@
+//! The one typed configuration of outdial: command-line flags, each with its `OUTDIAL_*`
+//! environment variable (API.md fixes the names). Secrets are held in `SecretString`, which
+//! never prints.
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Args, Clone, Debug)]
+pub struct Config {
+    /// `sqlite://FILE?mode=rwc` (embedded default) or `postgres://...`.
+    #[arg(long, global = true, env = "OUTDIAL_DATABASE_URL", default_value = "sqlite://outdial.db?mode=rwc")]
+    pub database_url: String,
+
+    /// Largest database pool (default: 4 for SQLite, 10 for PostgreSQL).
+    #[arg(long, global = true, env = "OUTDIAL_DB_MAX_CONNECTIONS")]
+    pub db_max_connections: Option<u32>,
+
+    /// HTTP listen address.
+    #[arg(long, global = true, env = "OUTDIAL_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+
+    /// HS256 secret for JWTs. Without it (and without a public key), `serve` makes one and keeps
+    /// it beside the database.
+    #[arg(long, global = true, env = "OUTDIAL_JWT_SECRET", hide_env_values = true, value_parser = parse_secret)]
+    pub jwt_secret: Option<SecretString>,
+
+    /// PEM public key (RSA for RS256, EC P-256 for ES256) that verifies tokens of an identity provider.
+    #[arg(long, global = true, env = "OUTDIAL_JWT_PUBLIC_KEY_FILE")]
+    pub jwt_public_key_file: Option<PathBuf>,
+
+    /// JWKS URL of an identity provider (RS256/ES256 keys chosen by `kid`, refreshed on unknown kids).
+    #[arg(long, global = true, env = "OUTDIAL_JWKS_URL")]
+    pub jwks_url: Option<String>,
+
+    /// Required `iss` claim, when set.
+    #[arg(long, global = true, env = "OUTDIAL_JWT_ISSUER")]
+    pub jwt_issuer: Option<String>,
+
+    /// Required `aud` claim, when set.
+    #[arg(long, global = true, env = "OUTDIAL_JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+
+    /// Carrier that places calls.
+    #[arg(long, global = true, env = "OUTDIAL_CARRIER", value_enum, default_value_t = CarrierKind::Simulated)]
+    pub carrier: CarrierKind,
+
+    /// tracing filter, e.g. `info` or `outdial=debug,info`.
+    #[arg(long, global = true, env = "OUTDIAL_LOG", default_value = "info")]
+    pub log: String,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CarrierKind {
+    Simulated,
+    Telnyx,
+}
+
+fn parse_secret(value: &str) -> Result<SecretString, String> {
+    if value.len() < 32 {
+        return Err("OUTDIAL_JWT_SECRET must be at least 32 bytes".into());
+    }
+    Ok(SecretString::from(value.to_owned()))
+}
+
+impl Config {
+    /// A configuration with every default, for a database URL (tests and tools).
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            db_max_connections: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            jwt_secret: None,
+            jwt_public_key_file: None,
+            jwks_url: None,
+            jwt_issuer: None,
+            jwt_audience: None,
+            carrier: CarrierKind::Simulated,
+            log: "info".into(),
+        }
+    }
+
+    /// Where generated secrets live: beside the SQLite file, or in the working directory for
+    /// PostgreSQL and in-memory databases.
+    pub fn state_path(&self, suffix: &str) -> PathBuf {
+        let file = self
+            .database_url
+            .strip_prefix("sqlite://")
+            .or_else(|| self.database_url.strip_prefix("sqlite:"))
+            .map(|rest| rest.split('?').next().unwrap_or(rest))
+            .filter(|path| !path.is_empty() && !path.contains(":memory:"));
+        match file {
+            Some(path) => PathBuf::from(format!("{path}.{suffix}")),
+            None => PathBuf::from(format!("outdial.{suffix}")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_secrets_live_beside_the_sqlite_file() {
+        let config = Config::for_database("sqlite:///var/lib/outdial/main.db?mode=rwc");
+        assert_eq!(config.state_path("jwt-secret"), PathBuf::from("/var/lib/outdial/main.db.jwt-secret"));
+        let config = Config::for_database("sqlite://outdial.db?mode=rwc");
+        assert_eq!(config.state_path("jwt-secret"), PathBuf::from("outdial.db.jwt-secret"));
+        let config = Config::for_database("postgres://localhost/outdial");
+        assert_eq!(config.state_path("jwt-secret"), PathBuf::from("outdial.jwt-secret"));
+    }
+}

@@ -1,0 +1,119 @@
+//! The GraphQL API: one Query, Mutation and Subscription part per domain, merged into one schema
+//! with depth, complexity, directive and alias limits. Per-request data (the caller, DataLoaders)
+//! is attached by the HTTP and WebSocket handlers, never shared across requests or tenants.
+
+mod agents;
+mod campaigns;
+mod connection;
+mod contacts;
+mod limits;
+mod loaders;
+mod session;
+
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
+use async_graphql::{MaybeUndefined, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use std::sync::Arc;
+
+use crate::auth::Caller;
+use crate::clock::SharedClock;
+use crate::error::DomainError;
+use crate::store::Store;
+
+#[derive(MergedObject, Default)]
+pub struct Query(session::SessionQuery, campaigns::CampaignQuery, contacts::ContactQuery, agents::AgentQuery);
+
+#[derive(MergedObject, Default)]
+pub struct Mutation(campaigns::CampaignMutation, contacts::ContactMutation, agents::AgentMutation);
+
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(session::SessionSubscription);
+
+pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
+
+/// What every resolver may use: the store and the clock.
+#[derive(Clone)]
+pub struct ApiState {
+    pub store: Store,
+    pub clock: SharedClock,
+}
+
+fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
+    Schema::build(Query::default(), Mutation::default(), Subscription::default())
+        .limit_depth(limits::MAX_DEPTH)
+        .limit_complexity(limits::MAX_COMPLEXITY)
+        .limit_directives(limits::MAX_DIRECTIVES)
+        .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
+        .extension(limits::AliasLimit)
+        .extension(ErrorCodes)
+}
+
+pub fn build_schema(state: ApiState) -> OutdialSchema {
+    builder().data(state).finish()
+}
+
+/// The SDL, sorted so that `schema.graphql` diffs stay small (`outdial schema` prints it).
+pub fn sdl() -> String {
+    use async_graphql::SDLExportOptions;
+    builder().finish().sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
+}
+
+/// Gives every error a code, over HTTP and WebSocket alike: errors from resolvers carry theirs;
+/// what async-graphql itself reports (a syntax error, an unknown field, a bad argument type, a
+/// limit) is the client's input.
+struct ErrorCodes;
+
+fn ensure_error_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
+}
+
+impl ExtensionFactory for ErrorCodes {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(ErrorCodes)
+    }
+}
+
+#[async_trait::async_trait]
+impl Extension for ErrorCodes {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
+        ensure_error_codes(next.run(ctx).await)
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, async_graphql::Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, async_graphql::Response> {
+        next.run(ctx, stream).map(ensure_error_codes).boxed()
+    }
+}
+
+/// Builds a request's error response with a code (used before the schema runs, e.g. a bad token).
+pub fn error_response(error: DomainError) -> async_graphql::Response {
+    let mut error = async_graphql::Error::from(error).into_server_error(Default::default());
+    error.locations.clear();
+    async_graphql::Response::from_errors(vec![error])
+}
+
+/// Attaches the caller and fresh DataLoaders to one request or one WebSocket connection.
+pub fn attach_caller(data: &mut async_graphql::Data, state: &ApiState, caller: Caller) {
+    loaders::attach(data, state, &caller);
+    data.insert(caller);
+}
+
+/// An optional input that `null` clears: `None` leaves it, `Some(None)` clears it.
+pub(crate) fn clearable(value: MaybeUndefined<String>) -> Option<Option<String>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}

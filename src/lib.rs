@@ -1,0 +1,14 @@
+//! outdial: an outbound calling backend for telemarketing and sales teams. This library builds
+//! the service (configuration → state → router) for the binary and for the tests.
+
+pub mod app;
+pub mod auth;
+pub mod campaign;
+pub mod clock;
+pub mod compliance;
+pub mod config;
+pub mod contact_import;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod store;

@@ -1,0 +1,60 @@
+//! The `outdial` command line (API.md fixes the commands): serve (default), migrate, token,
+//! schema, import-contacts.
+
+mod cli;
+
+use clap::{Parser, Subcommand};
+use outdial::config::Config;
+
+#[derive(Parser)]
+#[command(name = "outdial", version, about = "Outbound calling backend: lawful, paced, routed, logged.")]
+struct Cli {
+    #[command(flatten)]
+    config: Config,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run migrations, then serve HTTP (the default).
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Print a JWT signed with the configured HS256 secret.
+    Token(cli::token::TokenArgs),
+    /// Print the GraphQL SDL (what schema.graphql must equal).
+    Schema,
+    /// Stream a CSV file into a contact list.
+    ImportContacts(cli::import::ImportArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("outdial: cannot start the runtime: {error}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => cli::serve::run(&cli.config).await,
+            Command::Migrate => cli::migrate(&cli.config).await,
+            Command::Token(args) => cli::token::run(&cli.config, &args),
+            Command::Schema => {
+                print!("{}", outdial::graphql::sdl());
+                Ok(())
+            }
+            Command::ImportContacts(args) => cli::import::run(&cli.config, &args).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("outdial: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Database access over the SeaORM entities. This is the only module that builds queries; every
+//! function takes the caller's [`TenantId`] and filters by it, so a row of another tenant is
+//! `NOT_FOUND`, never visible and never writable.
+
+pub mod agents;
+pub mod campaigns;
+pub mod contact_lists;
+pub mod contacts;
+pub mod tenants;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ColumnTrait, ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::DomainResult;
+
+pub use crate::auth::TenantId;
+
+/// The database handle shared by the whole service.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: DatabaseConnection,
+}
+
+impl Store {
+    /// Opens the pool. SQLite runs in WAL mode with a few connections so reads do not queue
+    /// behind one another; writers take IMMEDIATE transactions (see [`Store::write`]).
+    pub async fn connect(config: &Config) -> anyhow::Result<Store> {
+        let url = &config.database_url;
+        let is_sqlite = url.starts_with("sqlite:");
+        let mut options = ConnectOptions::new(url.clone());
+        options
+            .max_connections(config.db_max_connections.unwrap_or(if is_sqlite { 4 } else { 10 }))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        if is_sqlite {
+            options.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
+        let db = Database::connect(options).await?;
+        Ok(Store { db })
+    }
+
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Ready when the database answers and no migration is pending.
+    pub async fn ready(&self) -> anyhow::Result<()> {
+        self.db.ping().await?;
+        let pending = Migrator::get_pending_migrations(&self.db).await?;
+        anyhow::ensure!(pending.is_empty(), "{} migrations pending", pending.len());
+        Ok(())
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// A write transaction. On SQLite it is IMMEDIATE: a deferred transaction that reads and then
+    /// writes fails at once with SQLITE_BUSY under concurrency instead of waiting its turn.
+    pub(crate) async fn write(&self) -> DomainResult<DatabaseTransaction> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        Ok(self.db.begin_with_options(options).await?)
+    }
+
+    pub async fn close(self) {
+        if let Err(error) = self.db.close().await {
+            tracing::warn!(%error, "closing the database pool");
+        }
+    }
+}
+
+/// One page of a Relay connection: `first` rows after the row with id `after`, by id.
+#[derive(Clone, Copy, Debug)]
+pub struct PageRequest {
+    pub first: u64,
+    pub after: Option<i64>,
+    /// Count every matching row too (only when the client asked for `totalCount`).
+    pub with_total: bool,
+}
+
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub has_next: bool,
+    pub total: Option<u64>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), has_next: self.has_next, total: self.total }
+    }
+}
+
+/// Keyset pagination by id over an already tenant-filtered query.
+pub(crate) async fn page<E, C>(
+    db: &C,
+    select: Select<E>,
+    id: E::Column,
+    request: PageRequest,
+) -> DomainResult<Page<E::Model>>
+where
+    E: EntityTrait,
+    E::Model: Sync,
+    C: ConnectionTrait,
+{
+    let total = if request.with_total { Some(select.clone().count(db).await?) } else { None };
+    let mut query = select;
+    if let Some(after) = request.after {
+        query = query.filter(id.gt(after));
+    }
+    let mut items = query.order_by_asc(id).limit(request.first + 1).all(db).await?;
+    let has_next = items.len() as u64 > request.first;
+    items.truncate(request.first as usize);
+    Ok(Page { items, has_next, total })
+}
