@@ -86,6 +86,9 @@ pub enum Unassignable {
 pub fn parse(input: &str) -> Result<NanpNumber, NumberError> {
     let trimmed = input.trim();
     let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    if trimmed.starts_with('+') && body.trim_start().chars().next().is_some_and(|c| c != '1') {
+        return Err(NumberError::Malformed("country code is not +1"));
+    }
     let mut digits: u64 = 0;
     let mut count = 0usize;
     for c in body.chars() {
@@ -105,9 +108,6 @@ pub fn parse(input: &str) -> Result<NanpNumber, NumberError> {
         10 => digits,
         11 if digits / 10_000_000_000 == 1 => digits % 10_000_000_000,
         11 => return Err(NumberError::Malformed("country code is not +1")),
-        _ if trimmed.starts_with('+') && !body.starts_with('1') => {
-            return Err(NumberError::Malformed("country code is not +1"));
-        }
         _ => return Err(NumberError::Malformed("a NANP number has ten digits")),
     };
     if ten / 1_000_000_000 < 2 {

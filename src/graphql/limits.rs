@@ -6,7 +6,7 @@ use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, Selec
 use async_graphql::{ServerError, ServerResult, Variables};
 use std::sync::Arc;
 
-pub const MAX_DEPTH: usize = 12;
+pub const MAX_DEPTH: usize = 10;
 pub const MAX_COMPLEXITY: usize = 5_000;
 pub const MAX_DIRECTIVES: usize = 16;
 pub const MAX_RECURSIVE_DEPTH: usize = 32;
