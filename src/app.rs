@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::floor::Floor;
 use crate::graphql::{ApiState, build_schema};
 use crate::http::{HttpState, router};
 use crate::store::Store;
@@ -30,7 +31,8 @@ impl App {
         let secret = ensure_hs256_secret(config)?;
         let verifier = Verifier::from_config(config, secret.as_ref().map(|(s, _)| s)).await?;
         let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
-        let api = ApiState { store, clock };
+        let floor = Arc::new(Floor::new(store.clone()));
+        let api = ApiState { store, clock, floor };
         let schema = build_schema(api.clone());
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {

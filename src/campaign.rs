@@ -4,6 +4,7 @@
 use async_graphql::Enum;
 use chrono::{NaiveTime, Weekday};
 
+use crate::acd::{SkillLevel, Strategy};
 use crate::compliance::number;
 use crate::error::{DomainError, DomainResult};
 
@@ -23,14 +24,6 @@ pub enum DialerMode {
     Preview,
 }
 
-/// How the ACD picks among eligible agents.
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum RoutingStrategy {
-    LongestIdle,
-    LeastBusy,
-    BestMatch,
-}
-
 /// Stored names of the enums: the GraphQL names, e.g. `RUNNING`, `LONGEST_IDLE`.
 macro_rules! stored_names {
     ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
@@ -47,7 +40,6 @@ macro_rules! stored_names {
 
 stored_names!(CampaignStatus { Draft => "DRAFT", Scheduled => "SCHEDULED", Running => "RUNNING", Paused => "PAUSED", Completed => "COMPLETED" });
 stored_names!(DialerMode { Predictive => "PREDICTIVE", Progressive => "PROGRESSIVE", Preview => "PREVIEW" });
-stored_names!(RoutingStrategy { LongestIdle => "LONGEST_IDLE", LeastBusy => "LEAST_BUSY", BestMatch => "BEST_MATCH" });
 
 /// What a supervisor asks of a campaign's lifecycle.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -97,10 +89,11 @@ pub struct CampaignSettings {
     pub max_attempts: i32,
     pub retry_delay_minutes: i32,
     pub abandon_rate_target: f64,
-    pub required_skills: Vec<String>,
+    pub required_skills: Vec<SkillLevel>,
     pub language: Option<String>,
     pub region: Option<String>,
-    pub routing_strategy: RoutingStrategy,
+    pub routing_strategy: Strategy,
+    pub wrap_up_timeout_seconds: Option<i32>,
     pub priority: i32,
     pub cost_per_minute: f64,
 }
@@ -123,10 +116,11 @@ pub struct CampaignChanges {
     pub max_attempts: Option<i32>,
     pub retry_delay_minutes: Option<i32>,
     pub abandon_rate_target: Option<f64>,
-    pub required_skills: Option<Vec<String>>,
+    pub required_skills: Option<Vec<SkillLevel>>,
     pub language: Option<Option<String>>,
     pub region: Option<Option<String>>,
-    pub routing_strategy: Option<RoutingStrategy>,
+    pub routing_strategy: Option<Strategy>,
+    pub wrap_up_timeout_seconds: Option<Option<i32>>,
     pub priority: Option<i32>,
     pub cost_per_minute: Option<f64>,
 }
@@ -157,7 +151,8 @@ impl CampaignSettings {
             required_skills: Vec::new(),
             language: None,
             region: None,
-            routing_strategy: RoutingStrategy::LongestIdle,
+            routing_strategy: Strategy::LongestIdle,
+            wrap_up_timeout_seconds: None,
             priority: 5,
             cost_per_minute: 0.0,
         }
@@ -202,7 +197,8 @@ impl CampaignSettings {
         set(&mut self.retry_delay_minutes, c.retry_delay_minutes);
         set(&mut self.abandon_rate_target, c.abandon_rate_target);
         if let Some(skills) = c.required_skills {
-            self.required_skills = skills.into_iter().map(|s| s.trim().to_owned()).collect();
+            self.required_skills =
+                skills.into_iter().map(|s| SkillLevel { name: s.name.trim().to_owned(), level: s.level }).collect();
         }
         if let Some(language) = c.language {
             self.language = text(language);
@@ -211,6 +207,7 @@ impl CampaignSettings {
             self.region = text(region);
         }
         set(&mut self.routing_strategy, c.routing_strategy);
+        set(&mut self.wrap_up_timeout_seconds, c.wrap_up_timeout_seconds);
         set(&mut self.priority, c.priority);
         set(&mut self.cost_per_minute, c.cost_per_minute);
         self.check()?;
@@ -260,8 +257,14 @@ impl CampaignSettings {
             }
             _ => {}
         }
-        if self.required_skills.iter().any(|s| s.is_empty() || s.chars().count() > 64) {
-            return Err(DomainError::bad_input("requiredSkills", "a skill name has 1 to 64 characters"));
+        SkillLevel::check_all(&self.required_skills).map_err(|m| DomainError::bad_input("requiredSkills", m))?;
+        if let Some(seconds) = self.wrap_up_timeout_seconds
+            && !(5..=3_600).contains(&seconds)
+        {
+            return Err(DomainError::bad_input(
+                "wrapUpTimeoutSeconds",
+                "wrapUpTimeoutSeconds must be 5 to 3600, or null to wait for the agent",
+            ));
         }
         if let Some(language) = &self.language
             && !(2..=8).contains(&language.len())

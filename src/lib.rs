@@ -1,6 +1,7 @@
 //! outdial: an outbound calling backend for telemarketing and sales teams. This library builds
 //! the service (configuration → state → router) for the binary and for the tests.
 
+pub mod acd;
 pub mod app;
 pub mod auth;
 pub mod campaign;
@@ -9,6 +10,7 @@ pub mod compliance;
 pub mod config;
 pub mod contact_import;
 pub mod error;
+pub mod floor;
 pub mod graphql;
 pub mod http;
 pub mod store;

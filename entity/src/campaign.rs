@@ -31,8 +31,10 @@ pub struct Model {
     pub required_skills: Json,
     pub language: Option<String>,
     pub region: Option<String>,
-    /// LONGEST_IDLE, LEAST_BUSY or BEST_MATCH.
+    /// LONGEST_IDLE, FEWEST_CALLS, LEAST_TALK_TIME or BEST_MATCH.
     pub routing_strategy: String,
+    /// WRAP_UP ends by itself this long after a call; null waits for the agent.
+    pub wrap_up_timeout_seconds: Option<i32>,
     pub priority: i32,
     pub cost_per_minute: f64,
     /// DRAFT, SCHEDULED, RUNNING, PAUSED, COMPLETED.

@@ -5,6 +5,7 @@ pub mod agent;
 pub mod call;
 pub mod call_event;
 pub mod campaign;
+pub mod campaign_agent;
 pub mod campaign_contact_list;
 pub mod compliance_decision;
 pub mod consent;

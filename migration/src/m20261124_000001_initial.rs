@@ -18,11 +18,11 @@ fn tenant_table(name: &'static str) -> TableCreateStatement {
         .to_owned()
 }
 
-fn reference(from: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
+pub(crate) fn reference(from: &'static str, column: &'static str, to: &'static str) -> ForeignKeyCreateStatement {
     ForeignKey::create().from(from, column).to(to, "id").on_delete(ForeignKeyAction::Cascade).to_owned()
 }
 
-fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
+pub(crate) fn index(table: &'static str, name: &'static str, columns: &[&'static str]) -> IndexCreateStatement {
     let mut index = Index::create();
     index.name(name).table(table);
     for column in columns {

@@ -1,54 +1,43 @@
-//! Agents in GraphQL: queries and profile mutations. (State changes and the agent board come
-//! with the ACD.)
+//! Agents in GraphQL: profiles (skills, languages, region, the campaigns they serve), state
+//! changes through the ACD's state machine, and the live agent board.
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::agent;
 
 use super::connection::{IdConnection, connection, page_request, row_id};
+use super::loaders::{AgentCampaignIdsLoader, AgentLoader};
 use super::{ApiState, clearable};
+use crate::acd::{AgentState, AgentView, SkillLevel, StateChange, Status};
 use crate::auth::{Access, caller};
 use crate::error::{DomainError, DomainResult};
-use crate::store::agents::{AgentProfile, Skill as StoredSkill};
-
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
-pub enum AgentState {
-    Offline,
-    Available,
-    Reserved,
-    OnCall,
-    WrapUp,
-    Paused,
-}
-
-impl AgentState {
-    fn as_str(self) -> &'static str {
-        match self {
-            AgentState::Offline => "OFFLINE",
-            AgentState::Available => "AVAILABLE",
-            AgentState::Reserved => "RESERVED",
-            AgentState::OnCall => "ON_CALL",
-            AgentState::WrapUp => "WRAP_UP",
-            AgentState::Paused => "PAUSED",
-        }
-    }
-
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Offline, Self::Available, Self::Reserved, Self::OnCall, Self::WrapUp, Self::Paused]
-            .into_iter()
-            .find(|s| s.as_str() == text)
-    }
-}
+use crate::store::agents::AgentProfile;
 
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "SkillInput")]
 pub struct Skill {
     name: String,
-    /// 1 (novice) to 10 (expert).
+    /// 1 (novice) to 5 (expert).
     level: i32,
 }
 
+impl Skill {
+    pub(super) fn into_level(self) -> DomainResult<SkillLevel> {
+        let level = u8::try_from(self.level)
+            .map_err(|_| DomainError::bad_input("skills", format!("skill {:?}: level must be 1 to 5", self.name)))?;
+        Ok(SkillLevel { name: self.name, level })
+    }
+}
+
+impl From<SkillLevel> for Skill {
+    fn from(skill: SkillLevel) -> Self {
+        Skill { name: skill.name, level: i32::from(skill.level) }
+    }
+}
+
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct Agent {
     id: ID,
     name: String,
@@ -68,14 +57,14 @@ impl TryFrom<agent::Model> for Agent {
 
     fn try_from(row: agent::Model) -> DomainResult<Self> {
         let corrupt = |what: &str| DomainError::from(anyhow::anyhow!("agent {} has a bad {what}", row.id));
-        let skills: Vec<StoredSkill> = serde_json::from_value(row.skills.clone()).map_err(|_| corrupt("skills"))?;
+        let skills: Vec<SkillLevel> = serde_json::from_value(row.skills.clone()).map_err(|_| corrupt("skills"))?;
         let languages: Vec<String> = serde_json::from_value(row.languages.clone()).map_err(|_| corrupt("languages"))?;
         Ok(Agent {
             id: ID::from(row.id),
             state: AgentState::parse(&row.state).ok_or_else(|| corrupt("state"))?,
             name: row.name,
             email: row.email,
-            skills: skills.into_iter().map(|s| Skill { name: s.name, level: s.level }).collect(),
+            skills: skills.into_iter().map(Skill::from).collect(),
             languages,
             region: row.region,
             state_reason: row.state_reason,
@@ -85,16 +74,31 @@ impl TryFrom<agent::Model> for Agent {
     }
 }
 
+#[ComplexObject]
+impl Agent {
+    /// The campaigns whose calls this agent may be offered.
+    async fn campaign_ids(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ID>> {
+        let id = row_id(&self.id, "agent")?;
+        let ids = ctx.data_unchecked::<DataLoader<AgentCampaignIdsLoader>>().load_one(id).await?.unwrap_or_default();
+        Ok(ids.into_iter().map(ID::from).collect())
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateAgentInput {
     name: String,
     email: Option<String>,
+    /// Levels 1 (novice) to 5 (expert).
     skills: Option<Vec<Skill>>,
+    /// The first is the agent's first language.
     languages: Option<Vec<String>>,
     region: Option<String>,
+    /// The campaigns the agent serves.
+    campaign_ids: Option<Vec<ID>>,
 }
 
-/// Omitted fields stay as they are; `null` clears `email` or `region`.
+/// Omitted fields stay as they are; `null` clears `email` or `region`; `campaignIds` replaces
+/// the set.
 #[derive(InputObject)]
 pub struct UpdateAgentInput {
     name: Option<String>,
@@ -102,10 +106,94 @@ pub struct UpdateAgentInput {
     skills: Option<Vec<Skill>>,
     languages: Option<Vec<String>>,
     region: MaybeUndefined<String>,
+    campaign_ids: Option<Vec<ID>>,
 }
 
-fn skills(input: Option<Vec<Skill>>) -> Option<Vec<StoredSkill>> {
-    input.map(|v| v.into_iter().map(|s| StoredSkill { name: s.name, level: s.level }).collect())
+fn skills(input: Option<Vec<Skill>>) -> DomainResult<Option<Vec<SkillLevel>>> {
+    input.map(|v| v.into_iter().map(Skill::into_level).collect()).transpose()
+}
+
+fn campaign_ids(input: Option<Vec<ID>>) -> DomainResult<Option<Vec<i64>>> {
+    input.map(|ids| ids.iter().map(|id| row_id(id, "campaign")).collect()).transpose()
+}
+
+/// One agent on the live board: state and time in state, calls and talk time today.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AgentBoardEntry {
+    agent_id: ID,
+    state: AgentState,
+    /// When the current state began.
+    since: DateTime<Utc>,
+    time_in_state_seconds: i64,
+    /// Seconds since the agent became free, when AVAILABLE.
+    idle_seconds: Option<i64>,
+    /// The pause reason code, when PAUSED.
+    pause_reason: Option<String>,
+    /// The call offered, connected or being wrapped up.
+    call_id: Option<ID>,
+    campaign_id: Option<ID>,
+    /// When WRAP_UP ends by itself (the campaign's wrap-up timeout).
+    wrap_up_ends_at: Option<DateTime<Utc>>,
+    calls_today: i32,
+    talk_time_today_seconds: i64,
+    /// Time handling calls over time ready or handling, today; null before the agent was ready.
+    occupancy: Option<f64>,
+}
+
+#[ComplexObject]
+impl AgentBoardEntry {
+    async fn agent(&self, ctx: &Context<'_>) -> async_graphql::Result<Agent> {
+        let id = row_id(&self.agent_id, "agent")?;
+        let row = ctx.data_unchecked::<DataLoader<AgentLoader>>().load_one(id).await?;
+        Ok(row.ok_or(DomainError::NotFound("agent"))?.try_into()?)
+    }
+}
+
+impl From<AgentView> for AgentBoardEntry {
+    fn from(view: AgentView) -> Self {
+        let (call, campaign, until, reason) = match view.status {
+            Status::Reserved { call, campaign } | Status::OnCall { call, campaign } => {
+                (Some(call), Some(campaign), None, None)
+            }
+            Status::WrapUp { call, campaign, until } => (Some(call), Some(campaign), until, None),
+            Status::Paused { ref reason } => (None, None, None, reason.clone()),
+            Status::Offline | Status::Available => (None, None, None, None),
+        };
+        AgentBoardEntry {
+            agent_id: ID::from(view.agent.0),
+            state: view.status.state(),
+            since: view.since,
+            time_in_state_seconds: view.time_in_state.num_seconds(),
+            idle_seconds: view.idle.map(|t| t.num_seconds()),
+            pause_reason: reason,
+            call_id: call.map(|c| ID::from(c.0)),
+            campaign_id: campaign.map(|c| ID::from(c.0)),
+            wrap_up_ends_at: until,
+            calls_today: i32::try_from(view.calls_today).unwrap_or(i32::MAX),
+            talk_time_today_seconds: view.talk_today.num_seconds(),
+            occupancy: view.occupancy,
+        }
+    }
+}
+
+/// The change an API caller may ask for: the dialer alone offers, connects and ends calls.
+fn requested_change(state: AgentState, reason: Option<String>) -> DomainResult<StateChange> {
+    let reason = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty());
+    if let Some(reason) = &reason
+        && (state != AgentState::Paused || reason.chars().count() > 64)
+    {
+        return Err(DomainError::bad_input("reason", "a reason code (up to 64 characters) goes with PAUSED only"));
+    }
+    match state {
+        AgentState::Available => Ok(StateChange::Available),
+        AgentState::Paused => Ok(StateChange::Paused { reason }),
+        AgentState::Offline => Ok(StateChange::Offline),
+        AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp => Err(DomainError::bad_input(
+            "state",
+            format!("{} is set by the dialer when a call is offered, connected or ends", state.as_str()),
+        )),
+    }
 }
 
 #[derive(Default)]
@@ -126,6 +214,16 @@ impl AgentQuery {
         let api = ctx.data_unchecked::<ApiState>();
         let page = api.store.agents().list(&caller.tenant, state.map(AgentState::as_str), request).await?;
         connection(page, request.after.is_some(), |a| a.id, Agent::try_from)
+    }
+
+    /// Every agent's live state, time in state, calls and talk time today (the call centre's
+    /// local day), by agent id.
+    #[graphql(guard = "Access::Staff")]
+    async fn agent_board(&self, ctx: &Context<'_>) -> DomainResult<Vec<AgentBoardEntry>> {
+        let caller = caller(ctx)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        let views = api.floor.board(&caller.tenant, api.clock.now()).await?;
+        Ok(views.into_iter().map(AgentBoardEntry::from).collect())
     }
 
     /// An agent; an agent token may read only its own.
@@ -154,11 +252,15 @@ impl AgentMutation {
         let profile = AgentProfile {
             name: Some(input.name),
             email: Some(input.email),
-            skills: skills(input.skills),
+            skills: skills(input.skills)?,
             languages: input.languages,
             region: Some(input.region),
+            campaign_ids: campaign_ids(input.campaign_ids)?,
         };
-        api.store.agents().create(&caller.tenant, profile, api.clock.now()).await?.try_into()
+        let now = api.clock.now();
+        let row = api.store.agents().create(&caller.tenant, profile, now).await?;
+        api.floor.agent_changed(&caller.tenant, &row, now).await;
+        row.try_into()
     }
 
     #[graphql(guard = "Access::Staff")]
@@ -168,10 +270,35 @@ impl AgentMutation {
         let profile = AgentProfile {
             name: input.name,
             email: clearable(input.email),
-            skills: skills(input.skills),
+            skills: skills(input.skills)?,
             languages: input.languages,
             region: clearable(input.region),
+            campaign_ids: campaign_ids(input.campaign_ids)?,
         };
-        api.store.agents().update(&caller.tenant, row_id(&id, "agent")?, profile, api.clock.now()).await?.try_into()
+        let now = api.clock.now();
+        let row = api.store.agents().update(&caller.tenant, row_id(&id, "agent")?, profile, now).await?;
+        api.floor.agent_changed(&caller.tenant, &row, now).await;
+        row.try_into()
+    }
+
+    /// Sets an agent's state: AVAILABLE (ready), PAUSED with an optional reason code, or
+    /// OFFLINE. Agents change their own state, supervisors anyone's; a transition the state
+    /// machine does not allow (e.g. leaving ON_CALL) is a `CONFLICT`.
+    #[graphql(guard = "Access::Authenticated")]
+    async fn set_agent_state(
+        &self,
+        ctx: &Context<'_>,
+        agent_id: ID,
+        state: AgentState,
+        reason: Option<String>,
+    ) -> DomainResult<Agent> {
+        let caller = caller(ctx)?;
+        let id = row_id(&agent_id, "agent")?;
+        if !caller.is_staff() && caller.agent_id != Some(id) {
+            return Err(DomainError::Forbidden("an agent token changes only its own state".into()));
+        }
+        let change = requested_change(state, reason)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        api.floor.set_agent_state(&caller.tenant, id, change, api.clock.now()).await?.try_into()
     }
 }

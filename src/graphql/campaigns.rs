@@ -6,14 +6,14 @@ use async_graphql::{
 use chrono::{DateTime, Utc};
 use entity::campaign;
 
+use super::agents::Skill;
 use super::connection::{IdConnection, connection, page_request, row_id};
 use super::contacts::ContactList;
 use super::loaders::{CampaignListIdsLoader, ContactListLoader};
 use super::{ApiState, clearable};
+use crate::acd::{SkillLevel, Strategy};
 use crate::auth::{Access, caller};
-use crate::campaign::{
-    CampaignChanges, CampaignSettings, CampaignStatus, DialerMode, LifecycleAction, RoutingStrategy,
-};
+use crate::campaign::{CampaignChanges, CampaignSettings, CampaignStatus, DialerMode, LifecycleAction};
 use crate::error::{DomainError, DomainResult};
 use crate::store::campaigns::settings_of;
 
@@ -40,10 +40,17 @@ pub struct Campaign {
     retry_delay_minutes: i32,
     /// Share of live-answered calls that may be abandoned over 30 days (at most 0.03).
     abandon_rate_target: f64,
+    /// Names of the skills an agent needs (see `requiredSkillLevels` for the levels).
     required_skills: Vec<String>,
+    /// Skills an agent needs, each at or above its level (1 to 5).
+    required_skill_levels: Vec<Skill>,
+    /// The language an agent must speak (a contact's own language replaces it).
     language: Option<String>,
+    /// The region an agent must serve.
     region: Option<String>,
-    routing_strategy: RoutingStrategy,
+    routing_strategy: Strategy,
+    /// WRAP_UP ends by itself this many seconds after a call; null waits for the agent.
+    wrap_up_timeout_seconds: Option<i32>,
     /// Higher is served first when campaigns share agents.
     priority: i32,
     cost_per_minute: f64,
@@ -92,10 +99,12 @@ impl TryFrom<campaign::Model> for Campaign {
             max_attempts: s.max_attempts,
             retry_delay_minutes: s.retry_delay_minutes,
             abandon_rate_target: s.abandon_rate_target,
-            required_skills: s.required_skills,
+            required_skills: s.required_skills.iter().map(|skill| skill.name.clone()).collect(),
+            required_skill_levels: s.required_skills.into_iter().map(Skill::from).collect(),
             language: s.language,
             region: s.region,
             routing_strategy: s.routing_strategy,
+            wrap_up_timeout_seconds: s.wrap_up_timeout_seconds,
             priority: s.priority,
             cost_per_minute: s.cost_per_minute,
             status,
@@ -129,17 +138,33 @@ pub struct CampaignOptionsInput {
     retry_delay_minutes: Option<i32>,
     /// At most 0.03.
     abandon_rate_target: Option<f64>,
+    /// Skill names an agent needs, at any level; or give `requiredSkillLevels`.
     required_skills: Option<Vec<String>>,
+    /// Skills an agent needs with the lowest level (1 to 5) of each.
+    required_skill_levels: Option<Vec<Skill>>,
     language: MaybeUndefined<String>,
     region: MaybeUndefined<String>,
-    routing_strategy: Option<RoutingStrategy>,
+    routing_strategy: Option<Strategy>,
+    /// 5 to 3600 seconds; null waits for the agent to end wrap-up.
+    wrap_up_timeout_seconds: MaybeUndefined<i32>,
     priority: Option<i32>,
     cost_per_minute: Option<f64>,
 }
 
 impl CampaignOptionsInput {
-    fn into_changes(self, name: Option<String>, dialer_mode: Option<DialerMode>) -> CampaignChanges {
-        CampaignChanges {
+    fn into_changes(self, name: Option<String>, dialer_mode: Option<DialerMode>) -> DomainResult<CampaignChanges> {
+        let required_skills = match (self.required_skills, self.required_skill_levels) {
+            (Some(_), Some(_)) => {
+                return Err(DomainError::bad_input(
+                    "requiredSkills",
+                    "give requiredSkills or requiredSkillLevels, not both",
+                ));
+            }
+            (Some(names), None) => Some(names.into_iter().map(|name| SkillLevel { name, level: 1 }).collect()),
+            (None, Some(levels)) => Some(levels.into_iter().map(Skill::into_level).collect::<DomainResult<_>>()?),
+            (None, None) => None,
+        };
+        Ok(CampaignChanges {
             name,
             dialer_mode,
             script: clearable(self.script),
@@ -154,13 +179,14 @@ impl CampaignOptionsInput {
             max_attempts: self.max_attempts,
             retry_delay_minutes: self.retry_delay_minutes,
             abandon_rate_target: self.abandon_rate_target,
-            required_skills: self.required_skills,
+            required_skills,
             language: clearable(self.language),
             region: clearable(self.region),
             routing_strategy: self.routing_strategy,
+            wrap_up_timeout_seconds: clearable(self.wrap_up_timeout_seconds),
             priority: self.priority,
             cost_per_minute: self.cost_per_minute,
-        }
+        })
     }
 }
 
@@ -229,7 +255,9 @@ impl CampaignMutation {
         let state = ctx.data_unchecked::<ApiState>();
         let now = state.clock.now();
         let id = row_id(id, "campaign")?;
-        state.store.campaigns().apply_action(&caller.tenant, id, action, at, now).await?.try_into()
+        let row = state.store.campaigns().apply_action(&caller.tenant, id, action, at, now).await?;
+        state.floor.campaign_changed(&caller.tenant, &row, now).await;
+        row.try_into()
     }
 }
 
@@ -242,9 +270,11 @@ impl CampaignMutation {
         let state = ctx.data_unchecked::<ApiState>();
         let lists = list_ids(&input.contact_list_ids)?;
         let settings = CampaignSettings::defaults(input.name.clone(), input.dialer_mode)
-            .apply(input.options.into_changes(Some(input.name), Some(input.dialer_mode)))?;
+            .apply(input.options.into_changes(Some(input.name), Some(input.dialer_mode))?)?;
         let now = state.clock.now();
-        state.store.campaigns().create(&caller.tenant, &settings, &lists, now).await?.try_into()
+        let row = state.store.campaigns().create(&caller.tenant, &settings, &lists, now).await?;
+        state.floor.campaign_changed(&caller.tenant, &row, now).await;
+        row.try_into()
     }
 
     /// Changes a campaign's settings (not allowed once COMPLETED).
@@ -253,14 +283,15 @@ impl CampaignMutation {
         let caller = caller(ctx)?;
         let state = ctx.data_unchecked::<ApiState>();
         let lists = input.contact_list_ids.as_deref().map(list_ids).transpose()?;
-        let changes = input.options.into_changes(input.name, input.dialer_mode);
+        let changes = input.options.into_changes(input.name, input.dialer_mode)?;
         let now = state.clock.now();
-        state
+        let row = state
             .store
             .campaigns()
             .update(&caller.tenant, row_id(&id, "campaign")?, |s| s.apply(changes), lists.as_deref(), now)
-            .await?
-            .try_into()
+            .await?;
+        state.floor.campaign_changed(&caller.tenant, &row, now).await;
+        row.try_into()
     }
 
     /// DRAFT → SCHEDULED, to start at `at` (default now).

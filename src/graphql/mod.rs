@@ -19,6 +19,7 @@ use std::sync::Arc;
 use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::error::DomainError;
+use crate::floor::Floor;
 use crate::store::Store;
 
 #[derive(MergedObject, Default)]
@@ -32,11 +33,12 @@ pub struct Subscription(session::SessionSubscription);
 
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
-/// What every resolver may use: the store and the clock.
+/// What every resolver may use: the store, the clock and the live floor (the ACD boards).
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub clock: SharedClock,
+    pub floor: Arc<Floor>,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
@@ -110,7 +112,7 @@ pub fn attach_caller(data: &mut async_graphql::Data, state: &ApiState, caller: C
 }
 
 /// An optional input that `null` clears: `None` leaves it, `Some(None)` clears it.
-pub(crate) fn clearable(value: MaybeUndefined<String>) -> Option<Option<String>> {
+pub(crate) fn clearable<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     match value {
         MaybeUndefined::Undefined => None,
         MaybeUndefined::Null => Some(None),

@@ -1,31 +1,43 @@
-//! Agents of a tenant: profile (skills with levels, languages, region) and current state.
+//! Agents of a tenant: profile (skills with levels, languages, region), the campaigns each
+//! serves, the current state as the ACD last set it, and today's call totals.
 
 use chrono::{DateTime, Utc};
-use entity::agent;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use serde::{Deserialize, Serialize};
+use entity::{agent, call, campaign, campaign_agent};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect, Set,
+};
+use std::collections::HashMap;
 
 use super::{Page, PageRequest, Store, TenantId, page, tenants};
+use crate::acd::{AgentState, SkillLevel};
 use crate::error::{DomainError, DomainResult};
-
-/// A skill at a level (1 = novice … 10 = expert).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skill {
-    pub name: String,
-    pub level: i32,
-}
 
 /// An agent's profile as set by a supervisor; `None` fields stay unchanged on update.
 #[derive(Clone, Debug, Default)]
 pub struct AgentProfile {
     pub name: Option<String>,
     pub email: Option<Option<String>>,
-    pub skills: Option<Vec<Skill>>,
+    pub skills: Option<Vec<SkillLevel>>,
     pub languages: Option<Vec<String>>,
     pub region: Option<Option<String>>,
+    /// The campaigns the agent serves (replaces the set).
+    pub campaign_ids: Option<Vec<i64>>,
 }
 
 impl AgentProfile {
+    /// Trims names and drops repeated campaign ids, so checks and storage see one form.
+    fn normalized(mut self) -> Self {
+        if let Some(skills) = &mut self.skills {
+            skills.iter_mut().for_each(|s| s.name = s.name.trim().to_owned());
+        }
+        if let Some(ids) = &mut self.campaign_ids {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        self
+    }
+
     fn check(&self) -> DomainResult<()> {
         if let Some(name) = &self.name
             && (name.trim().is_empty() || name.chars().count() > 200)
@@ -33,21 +45,7 @@ impl AgentProfile {
             return Err(DomainError::bad_input("name", "name must have 1 to 200 characters"));
         }
         if let Some(skills) = &self.skills {
-            let mut seen = std::collections::HashSet::new();
-            for skill in skills {
-                if skill.name.trim().is_empty() || skill.name.chars().count() > 64 {
-                    return Err(DomainError::bad_input("skills", "a skill name has 1 to 64 characters"));
-                }
-                if !(1..=10).contains(&skill.level) {
-                    return Err(DomainError::bad_input(
-                        "skills",
-                        format!("skill {:?}: level must be 1 to 10", skill.name),
-                    ));
-                }
-                if !seen.insert(skill.name.trim()) {
-                    return Err(DomainError::bad_input("skills", format!("skill {:?} is given twice", skill.name)));
-                }
-            }
+            SkillLevel::check_all(skills).map_err(|m| DomainError::bad_input("skills", m))?;
         }
         if let Some(languages) = &self.languages
             && languages.iter().any(|l| !(2..=8).contains(&l.trim().len()))
@@ -57,24 +55,22 @@ impl AgentProfile {
         Ok(())
     }
 
-    fn write(self, row: &mut agent::ActiveModel) {
+    fn write(&mut self, row: &mut agent::ActiveModel) {
         let text = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
-        if let Some(name) = self.name {
+        if let Some(name) = self.name.take() {
             row.name = Set(name.trim().to_owned());
         }
-        if let Some(email) = self.email {
+        if let Some(email) = self.email.take() {
             row.email = Set(text(email));
         }
-        if let Some(skills) = self.skills {
-            let skills: Vec<Skill> =
-                skills.into_iter().map(|s| Skill { name: s.name.trim().to_owned(), level: s.level }).collect();
+        if let Some(skills) = self.skills.take() {
             row.skills = Set(serde_json::json!(skills));
         }
-        if let Some(languages) = self.languages {
+        if let Some(languages) = self.languages.take() {
             let languages: Vec<String> = languages.iter().map(|l| l.trim().to_owned()).collect();
             row.languages = Set(serde_json::json!(languages));
         }
-        if let Some(region) = self.region {
+        if let Some(region) = self.region.take() {
             row.region = Set(text(region));
         }
     }
@@ -99,6 +95,7 @@ impl Agents<'_> {
         if profile.name.is_none() {
             return Err(DomainError::bad_input("name", "an agent needs a name"));
         }
+        let mut profile = profile.normalized();
         profile.check()?;
         let mut row = agent::ActiveModel {
             tenant_id: Set(tenant.as_str().to_owned()),
@@ -117,6 +114,9 @@ impl Agents<'_> {
         let txn = self.0.write().await?;
         tenants::ensure(&txn, tenant, now).await?;
         let created = row.insert(&txn).await?;
+        if let Some(campaign_ids) = &profile.campaign_ids {
+            assign(&txn, tenant, created.id, campaign_ids).await?;
+        }
         txn.commit().await?;
         Ok(created)
     }
@@ -128,19 +128,100 @@ impl Agents<'_> {
         profile: AgentProfile,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
+        let mut profile = profile.normalized();
         profile.check()?;
-        let mut row: agent::ActiveModel = self.get(tenant, id).await?.into();
+        let txn = self.0.write().await?;
+        let mut row: agent::ActiveModel = find(&txn, tenant, id).await?.into();
         profile.write(&mut row);
         row.updated_at = Set(now);
-        Ok(row.update(&self.0.db).await?)
+        let updated = row.update(&txn).await?;
+        if let Some(campaign_ids) = &profile.campaign_ids {
+            assign(&txn, tenant, id, campaign_ids).await?;
+        }
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Records the state the ACD accepted.
+    pub async fn set_state(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        state: AgentState,
+        reason: Option<&str>,
+        since: DateTime<Utc>,
+    ) -> DomainResult<agent::Model> {
+        let txn = self.0.write().await?;
+        let mut row: agent::ActiveModel = find(&txn, tenant, id).await?.into();
+        row.state = Set(state.as_str().to_owned());
+        row.state_reason = Set(reason.map(str::to_owned));
+        row.state_since = Set(since);
+        row.updated_at = Set(since);
+        let updated = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// Every agent of the tenant (the ACD board loads them all).
+    pub async fn all(&self, tenant: &TenantId) -> DomainResult<Vec<agent::Model>> {
+        Ok(agent::Entity::find().filter(agent::Column::TenantId.eq(tenant.as_str())).all(&self.0.db).await?)
+    }
+
+    pub async fn by_ids(&self, tenant: &TenantId, ids: &[i64]) -> DomainResult<Vec<agent::Model>> {
+        Ok(agent::Entity::find()
+            .filter(agent::Column::TenantId.eq(tenant.as_str()))
+            .filter(agent::Column::Id.is_in(ids.iter().copied()))
+            .all(&self.0.db)
+            .await?)
+    }
+
+    /// Which campaigns each agent serves: `(agent id, campaign id)` pairs, for every agent.
+    pub async fn assignments(&self, tenant: &TenantId) -> DomainResult<Vec<(i64, i64)>> {
+        self.assignments_where(tenant, None).await
+    }
+
+    /// `(agent id, campaign id)` pairs of the given agents.
+    pub async fn assignments_of(&self, tenant: &TenantId, agents: &[i64]) -> DomainResult<Vec<(i64, i64)>> {
+        self.assignments_where(tenant, Some(agents)).await
+    }
+
+    async fn assignments_where(&self, tenant: &TenantId, agents: Option<&[i64]>) -> DomainResult<Vec<(i64, i64)>> {
+        let mut select = campaign_agent::Entity::find().filter(campaign_agent::Column::TenantId.eq(tenant.as_str()));
+        if let Some(agents) = agents {
+            select = select.filter(campaign_agent::Column::AgentId.is_in(agents.iter().copied()));
+        }
+        Ok(select.all(&self.0.db).await?.into_iter().map(|row| (row.agent_id, row.campaign_id)).collect())
+    }
+
+    /// Calls bridged to each agent since `since`, with their talk time in seconds.
+    pub async fn totals_since(
+        &self,
+        tenant: &TenantId,
+        since: DateTime<Utc>,
+    ) -> DomainResult<HashMap<i64, (u32, i64)>> {
+        #[derive(FromQueryResult)]
+        struct Totals {
+            agent_id: i64,
+            calls: i64,
+            talk_seconds: Option<i64>,
+        }
+        let rows = call::Entity::find()
+            .select_only()
+            .column(call::Column::AgentId)
+            .column_as(Expr::expr(Func::count(Expr::col(call::Column::Id))), "calls")
+            .column_as(Expr::expr(Func::sum(Expr::col(call::Column::DurationSeconds))), "talk_seconds")
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::AgentId.is_not_null())
+            .filter(call::Column::BridgedAt.gte(since))
+            .group_by(call::Column::AgentId)
+            .into_model::<Totals>()
+            .all(&self.0.db)
+            .await?;
+        Ok(rows.into_iter().map(|t| (t.agent_id, (t.calls as u32, t.talk_seconds.unwrap_or(0)))).collect())
     }
 
     pub async fn get(&self, tenant: &TenantId, id: i64) -> DomainResult<agent::Model> {
-        agent::Entity::find_by_id(id)
-            .filter(agent::Column::TenantId.eq(tenant.as_str()))
-            .one(&self.0.db)
-            .await?
-            .ok_or(DomainError::NotFound("agent"))
+        find(&self.0.db, tenant, id).await
     }
 
     pub async fn list(
@@ -155,4 +236,39 @@ impl Agents<'_> {
         }
         page(&self.0.db, select, agent::Column::Id, request).await
     }
+}
+
+async fn find(db: &impl ConnectionTrait, tenant: &TenantId, id: i64) -> DomainResult<agent::Model> {
+    agent::Entity::find_by_id(id)
+        .filter(agent::Column::TenantId.eq(tenant.as_str()))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("agent"))
+}
+
+/// Replaces the campaigns an agent serves; each must be one of the tenant's.
+async fn assign(db: &impl ConnectionTrait, tenant: &TenantId, agent: i64, campaign_ids: &[i64]) -> DomainResult<()> {
+    let found = campaign::Entity::find()
+        .filter(campaign::Column::TenantId.eq(tenant.as_str()))
+        .filter(campaign::Column::Id.is_in(campaign_ids.iter().copied()))
+        .all(db)
+        .await?;
+    if found.len() != campaign_ids.len() {
+        return Err(DomainError::NotFound("campaign"));
+    }
+    campaign_agent::Entity::delete_many()
+        .filter(campaign_agent::Column::TenantId.eq(tenant.as_str()))
+        .filter(campaign_agent::Column::AgentId.eq(agent))
+        .exec(db)
+        .await?;
+    if campaign_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = campaign_ids.iter().map(|&campaign_id| campaign_agent::ActiveModel {
+        campaign_id: Set(campaign_id),
+        agent_id: Set(agent),
+        tenant_id: Set(tenant.as_str().to_owned()),
+    });
+    campaign_agent::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
 }

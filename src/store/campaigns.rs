@@ -9,7 +9,8 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::{Page, PageRequest, Store, TenantId, page, tenants};
-use crate::campaign::{CampaignSettings, CampaignStatus, DialerMode, LifecycleAction, RoutingStrategy, transition};
+use crate::acd::Strategy;
+use crate::campaign::{CampaignSettings, CampaignStatus, DialerMode, LifecycleAction, transition};
 use crate::error::{DomainError, DomainResult};
 
 pub struct Campaigns<'a>(&'a Store);
@@ -82,6 +83,11 @@ impl Campaigns<'_> {
 
     pub async fn get(&self, tenant: &TenantId, id: i64) -> DomainResult<campaign::Model> {
         find(&self.0.db, tenant, id).await
+    }
+
+    /// Every campaign of the tenant (the ACD board loads their routing settings).
+    pub async fn all(&self, tenant: &TenantId) -> DomainResult<Vec<campaign::Model>> {
+        Ok(campaign::Entity::find().filter(campaign::Column::TenantId.eq(tenant.as_str())).all(&self.0.db).await?)
     }
 
     pub async fn list(
@@ -219,6 +225,7 @@ fn write_settings(row: &mut campaign::ActiveModel, s: &CampaignSettings) {
     row.language = Set(s.language.clone());
     row.region = Set(s.region.clone());
     row.routing_strategy = Set(s.routing_strategy.as_str().to_owned());
+    row.wrap_up_timeout_seconds = Set(s.wrap_up_timeout_seconds);
     row.priority = Set(s.priority);
     row.cost_per_minute = Set(s.cost_per_minute);
 }
@@ -245,10 +252,11 @@ pub fn settings_of(row: &campaign::Model) -> DomainResult<CampaignSettings> {
         max_attempts: row.max_attempts,
         retry_delay_minutes: row.retry_delay_minutes,
         abandon_rate_target: row.abandon_rate_target,
-        required_skills: strings(&row.required_skills),
+        required_skills: serde_json::from_value(row.required_skills.clone()).map_err(|_| corrupt("required skills"))?,
         language: row.language.clone(),
         region: row.region.clone(),
-        routing_strategy: RoutingStrategy::parse(&row.routing_strategy).ok_or_else(|| corrupt("routing strategy"))?,
+        routing_strategy: Strategy::parse(&row.routing_strategy).ok_or_else(|| corrupt("routing strategy"))?,
+        wrap_up_timeout_seconds: row.wrap_up_timeout_seconds,
         priority: row.priority,
         cost_per_minute: row.cost_per_minute,
     })

@@ -5,6 +5,9 @@ use entity::tenant;
 use sea_orm::{ConnectionTrait, EntityTrait, Set};
 
 use super::TenantId;
+
+/// The zone of a new tenant until it sets its own.
+pub const DEFAULT_TIME_ZONE: &str = "America/New_York";
 use crate::error::DomainResult;
 
 /// Makes sure the tenant row exists (rows of other tables reference it).
@@ -13,11 +16,21 @@ pub(crate) async fn ensure<C: ConnectionTrait>(db: &C, tenant: &TenantId, now: D
         id: Set(tenant.as_str().to_owned()),
         name: Set(tenant.as_str().to_owned()),
         default_caller_id: Set(None),
-        time_zone: Set("America/New_York".to_owned()),
+        time_zone: Set(DEFAULT_TIME_ZONE.to_owned()),
         carrier_settings: Set(serde_json::json!({})),
         settings: Set(serde_json::json!({})),
         created_at: Set(now),
     };
     tenant::Entity::insert(row).on_conflict_do_nothing_on([tenant::Column::Id]).exec(db).await?;
     Ok(())
+}
+
+impl super::Store {
+    /// The call centre's own zone ("today" for agent totals); a tenant with no row yet has the
+    /// default zone.
+    pub async fn tenant_time_zone(&self, tenant: &TenantId) -> DomainResult<chrono_tz::Tz> {
+        let row = tenant::Entity::find_by_id(tenant.as_str()).one(&self.db).await?;
+        let name = row.map(|r| r.time_zone).unwrap_or_else(|| DEFAULT_TIME_ZONE.to_owned());
+        name.parse().map_err(|_| anyhow::anyhow!("tenant {} has an unknown time zone {name:?}", tenant.as_str()).into())
+    }
 }

@@ -80,6 +80,24 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config
     TestApp { address, http: reqwest::Client::new(), database_url, config, _dir: dir, shutdown, task }
 }
 
+/// A second server over the same database as `app` (a restart, or another instance).
+pub async fn spawn_app_on(app: &TestApp) -> TestApp {
+    let built = outdial::app::App::build(&app.config, outdial::clock::system()).await.expect("build the app");
+    let address = format!("http://{}", built.local_addr().expect("address"));
+    let shutdown = built.shutdown_token();
+    let task = tokio::spawn(built.run_until_stopped());
+    let dir = tempfile::tempdir().expect("temp dir");
+    TestApp {
+        address,
+        http: reqwest::Client::new(),
+        database_url: app.database_url.clone(),
+        config: app.config.clone(),
+        _dir: dir,
+        shutdown,
+        task,
+    }
+}
+
 /// A token of the test secret.
 pub fn token(tenant: &str, roles: &[&str]) -> String {
     token_with(tenant, roles, None, 3600)

@@ -1,0 +1,269 @@
+//! The live call-centre floor: one ACD board per tenant, loaded from the database on first use
+//! and changed only through here, so that the board and the agent rows agree. It applies agent
+//! state changes (the pure state machine decides, the row records), follows profile and
+//! campaign edits, starts a new day at the tenant's local midnight, and answers the agent board.
+//!
+//! After a restart, calls in flight are gone: an agent stored as RESERVED, ON_CALL or WRAP_UP
+//! comes back PAUSED with the reason `RESTART` (never AVAILABLE: a person who left must not be
+//! offered calls); AVAILABLE and PAUSED agents keep their state and its start.
+
+use chrono::{DateTime, Days, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
+use entity::{agent, campaign};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as SyncMutex};
+use tokio::sync::Mutex;
+
+use crate::acd::{
+    AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, SkillLevel, StateChange,
+};
+use crate::auth::TenantId;
+use crate::campaign::CampaignStatus;
+use crate::error::{DomainError, DomainResult};
+use crate::store::Store;
+use crate::store::campaigns::settings_of;
+
+/// The pause reason of agents whose call was cut by a restart.
+pub const RESTART_REASON: &str = "RESTART";
+
+impl From<AcdError> for DomainError {
+    fn from(error: AcdError) -> Self {
+        match error {
+            AcdError::UnknownAgent(_) => DomainError::NotFound("agent"),
+            AcdError::UnknownCampaign(_) => DomainError::NotFound("campaign"),
+            AcdError::InvalidTransition { from, to, .. } => {
+                DomainError::conflict(format!("an agent cannot go from {} to {}", from.as_str(), to.as_str()))
+            }
+            error @ AcdError::NotReservedFor { .. } => DomainError::conflict(error.to_string()),
+            AcdError::InvalidSkillLevel { skill, level } => {
+                DomainError::bad_input("skills", format!("skill {skill:?} has level {level}; levels run from 1 to 5"))
+            }
+        }
+    }
+}
+
+/// One tenant's board and its day.
+struct TenantFloor {
+    board: Board,
+    zone: Tz,
+    /// The next local midnight, when calls and talk time today start again from zero.
+    day_ends: DateTime<Utc>,
+}
+
+impl TenantFloor {
+    fn roll_day(&mut self, now: DateTime<Utc>) {
+        while now >= self.day_ends {
+            self.board.start_day(self.day_ends);
+            self.day_ends = next_midnight(self.zone, self.day_ends);
+        }
+    }
+}
+
+pub struct Floor {
+    store: Store,
+    tenants: SyncMutex<HashMap<TenantId, Arc<Mutex<Option<TenantFloor>>>>>,
+}
+
+impl Floor {
+    pub fn new(store: Store) -> Self {
+        Floor { store, tenants: SyncMutex::new(HashMap::new()) }
+    }
+
+    fn slot(&self, tenant: &TenantId) -> Arc<Mutex<Option<TenantFloor>>> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        tenants.entry(tenant.clone()).or_default().clone()
+    }
+
+    /// Runs `f` on the tenant's loaded board. When `f` fails after the board may have changed
+    /// (a failed write), the board is dropped so the next use reloads it from the rows.
+    async fn with_board<T>(
+        &self,
+        tenant: &TenantId,
+        now: DateTime<Utc>,
+        f: impl AsyncFnOnce(&mut TenantFloor) -> DomainResult<T>,
+    ) -> DomainResult<T> {
+        let slot = self.slot(tenant);
+        let mut guard = slot.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.load(tenant, now).await?);
+        }
+        let floor = guard.as_mut().expect("loaded above");
+        floor.roll_day(now);
+        let result = f(floor).await;
+        if matches!(result, Err(DomainError::Internal(_))) {
+            *guard = None;
+        }
+        result
+    }
+
+    async fn load(&self, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<TenantFloor> {
+        let zone = self.store.tenant_time_zone(tenant).await?;
+        let day_starts = last_midnight(zone, now);
+        let mut board = Board::new();
+        for campaign in self.store.campaigns().all(tenant).await? {
+            if campaign.status != CampaignStatus::Completed.as_str() {
+                board.upsert_campaign(routing_of(&campaign)?)?;
+            }
+        }
+        let assignments = self.store.agents().assignments(tenant).await?;
+        let totals = self.store.agents().totals_since(tenant, day_starts).await?;
+        for row in self.store.agents().all(tenant).await? {
+            board.upsert_agent(profile_of(&row, &assignments)?, row.state_since)?;
+            let id = AgentId(row.id);
+            match AgentState::parse(&row.state) {
+                Some(AgentState::Available) => {
+                    board.set_state(id, StateChange::Available, row.state_since)?;
+                }
+                Some(AgentState::Paused) => {
+                    board.set_state(id, StateChange::Paused { reason: row.state_reason.clone() }, row.state_since)?;
+                }
+                Some(AgentState::Offline) => {}
+                Some(AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp) | None => {
+                    board.set_state(id, StateChange::Paused { reason: Some(RESTART_REASON.into()) }, now)?;
+                    self.store
+                        .agents()
+                        .set_state(tenant, row.id, AgentState::Paused, Some(RESTART_REASON), now)
+                        .await?;
+                }
+            }
+            if let Some(&(calls, talk_seconds)) = totals.get(&row.id) {
+                board.restore_today(id, calls, TimeDelta::seconds(talk_seconds))?;
+            }
+        }
+        Ok(TenantFloor { board, zone, day_ends: next_midnight(zone, day_starts) })
+    }
+
+    /// Applies a state change to an agent and records it; the state machine refuses invalid
+    /// transitions (`CONFLICT`).
+    pub async fn set_agent_state(
+        &self,
+        tenant: &TenantId,
+        agent: i64,
+        change: StateChange,
+        now: DateTime<Utc>,
+    ) -> DomainResult<agent::Model> {
+        let reason = match &change {
+            StateChange::Paused { reason } => reason.clone(),
+            _ => None,
+        };
+        self.with_board(tenant, now, async |floor| {
+            // Ids the board does not hold are another tenant's or do not exist.
+            let transition = floor.board.set_state(AgentId(agent), change, now)?;
+            self.store.agents().set_state(tenant, agent, transition.to, reason.as_deref(), now).await
+        })
+        .await
+    }
+
+    /// Every agent's live view, by agent id.
+    pub async fn board(&self, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<Vec<AgentView>> {
+        self.with_board(tenant, now, async |floor| {
+            let mut views: Vec<AgentView> = floor.board.agents(now).collect();
+            views.sort_by_key(|view| view.agent);
+            Ok(views)
+        })
+        .await
+    }
+
+    /// Follows a created or edited agent profile (skills, languages, region, campaigns). The
+    /// row is already saved: a failure here is logged and the board reloads on its next use.
+    pub async fn agent_changed(&self, tenant: &TenantId, row: &agent::Model, now: DateTime<Utc>) {
+        let followed = async {
+            let assignments = self.store.agents().assignments_of(tenant, &[row.id]).await?;
+            let profile = profile_of(row, &assignments)?;
+            self.with_board(tenant, now, async |floor| Ok(floor.board.upsert_agent(profile, now)?)).await
+        };
+        self.forget_on_error(tenant, followed.await).await;
+    }
+
+    /// Follows a created or edited campaign: its routing settings, or its removal once
+    /// COMPLETED. Failures are handled as in [`Floor::agent_changed`].
+    pub async fn campaign_changed(&self, tenant: &TenantId, row: &campaign::Model, now: DateTime<Utc>) {
+        let completed = row.status == CampaignStatus::Completed.as_str();
+        let followed = async {
+            let routing = routing_of(row)?;
+            self.with_board(tenant, now, async |floor| {
+                if completed {
+                    floor.board.remove_campaign(routing.id).or_else(|e| match e {
+                        AcdError::UnknownCampaign(_) => Ok(()),
+                        other => Err(other),
+                    })?;
+                } else {
+                    floor.board.upsert_campaign(routing)?;
+                }
+                Ok(())
+            })
+            .await
+        };
+        self.forget_on_error(tenant, followed.await).await;
+    }
+
+    async fn forget_on_error(&self, tenant: &TenantId, result: DomainResult<()>) {
+        if let Err(error) = result {
+            tracing::warn!(tenant = tenant.as_str(), %error, "the ACD board will reload from the database");
+            *self.slot(tenant).lock().await = None;
+        }
+    }
+}
+
+fn profile_of(row: &agent::Model, assignments: &[(i64, i64)]) -> DomainResult<AgentProfile> {
+    let corrupt = |what: &str| DomainError::from(anyhow::anyhow!("agent {} has bad {what}", row.id));
+    Ok(AgentProfile {
+        id: AgentId(row.id),
+        skills: serde_json::from_value::<Vec<SkillLevel>>(row.skills.clone()).map_err(|_| corrupt("skills"))?,
+        languages: serde_json::from_value(row.languages.clone()).map_err(|_| corrupt("languages"))?,
+        region: row.region.clone(),
+        campaigns: assignments.iter().filter(|(a, _)| *a == row.id).map(|(_, c)| CampaignId(*c)).collect(),
+    })
+}
+
+fn routing_of(row: &campaign::Model) -> DomainResult<CampaignRouting> {
+    let settings = settings_of(row)?;
+    Ok(CampaignRouting {
+        id: CampaignId(row.id),
+        priority: settings.priority,
+        strategy: settings.routing_strategy,
+        required_skills: settings.required_skills,
+        language: settings.language,
+        region: settings.region,
+        wrap_up_timeout: settings.wrap_up_timeout_seconds.map(|s| TimeDelta::seconds(i64::from(s))),
+    })
+}
+
+/// The latest local midnight at or before `now` (the first instant of the local day, which
+/// a DST change may move off 00:00).
+fn last_midnight(zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
+    start_of(zone, now.with_timezone(&zone).date_naive())
+}
+
+fn next_midnight(zone: Tz, day_start: DateTime<Utc>) -> DateTime<Utc> {
+    let today = day_start.with_timezone(&zone).date_naive();
+    start_of(zone, today.checked_add_days(Days::new(1)).unwrap_or(today))
+}
+
+fn start_of(zone: Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
+    // A zone may skip midnight (DST at 00:00): the day then starts at the first valid minute.
+    (0..=120)
+        .find_map(|minutes| {
+            let local = day.and_time(NaiveTime::MIN) + TimeDelta::minutes(minutes);
+            zone.from_local_datetime(&local).earliest()
+        })
+        .map(|local| local.with_timezone(&Utc))
+        .unwrap_or_else(|| day.and_time(NaiveTime::MIN).and_utc())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_start_at_local_midnight_across_dst() {
+        let zone: Tz = "America/New_York".parse().unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 15, 0, 0).unwrap(); // the day DST ends
+        assert_eq!(last_midnight(zone, now), Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap());
+        assert_eq!(next_midnight(zone, last_midnight(zone, now)), Utc.with_ymd_and_hms(2026, 11, 2, 5, 0, 0).unwrap());
+        // Santiago skips 00:00 when its DST begins (2026-09-06): the day starts at 01:00.
+        let santiago: Tz = "America/Santiago".parse().unwrap();
+        let start = start_of(santiago, chrono::NaiveDate::from_ymd_opt(2026, 9, 6).unwrap());
+        assert_eq!(start.with_timezone(&santiago).format("%H:%M").to_string(), "01:00");
+    }
+}

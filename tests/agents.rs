@@ -1,0 +1,135 @@
+//! End-to-end tests of the ACD's API: agent state changes through the state machine, the live
+//! agent board, routing settings of campaigns and agents, and the board surviving a restart.
+//! Each runs on SQLite and PostgreSQL.
+
+mod common;
+
+use common::{spawn_app, token, token_with};
+use serde_json::{Value, json};
+
+const ADMIN: &[&str] = &["admin"];
+const SET_STATE: &str = "mutation($id: ID!, $state: AgentState!, $reason: String) { \
+                         setAgentState(agentId: $id, state: $state, reason: $reason) { id state stateReason } }";
+const BOARD: &str = "{ agentBoard { agentId state pauseReason since timeInStateSeconds idleSeconds callsToday \
+                     talkTimeTodaySeconds occupancy agent { name campaignIds } } }";
+
+fn board_entry<'a>(board: &'a Value, agent: &str) -> &'a Value {
+    board["agentBoard"].as_array().unwrap().iter().find(|e| e["agentId"] == agent).expect("agent on the board")
+}
+
+backend_tests! {
+    async fn agent_state_follows_the_state_machine(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let ada = app.create_agent(&admin, "Ada").await;
+        let set = |state: &'static str, reason: Option<&'static str>| {
+            let (app, admin, ada) = (&app, admin.clone(), ada.clone());
+            async move { app.graphql(Some(&admin), SET_STATE, json!({"id": ada, "state": state, "reason": reason})).await }
+        };
+
+        let ready = set("AVAILABLE", None).await;
+        assert_eq!(ready.data()["setAgentState"]["state"], "AVAILABLE");
+        // A self-transition is not a change the state machine allows.
+        assert_eq!(set("AVAILABLE", None).await.code(), "CONFLICT");
+        let paused = set("PAUSED", Some("LUNCH")).await;
+        assert_eq!(paused.data()["setAgentState"]["stateReason"], "LUNCH");
+        // The dialer alone offers, connects and ends calls.
+        for state in ["RESERVED", "ON_CALL", "WRAP_UP"] {
+            assert_eq!(set(state, None).await.code(), "BAD_USER_INPUT", "{state}");
+        }
+        assert_eq!(set("AVAILABLE", Some("LUNCH")).await.code(), "BAD_USER_INPUT");
+        assert_eq!(set("OFFLINE", None).await.data()["setAgentState"]["state"], "OFFLINE");
+
+        let board = app.graphql(Some(&admin), BOARD, json!({})).await;
+        let entry = board_entry(board.data(), &ada);
+        assert_eq!(entry["state"], "OFFLINE");
+        assert_eq!(entry["agent"]["name"], "Ada");
+        assert_eq!(entry["callsToday"], 0);
+        assert!(entry["timeInStateSeconds"].as_i64().unwrap() >= 0);
+    }
+
+    async fn agents_set_their_own_state_and_only_theirs(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let ada = app.create_agent(&admin, "Ada").await;
+        let bob = app.create_agent(&admin, "Bob").await;
+        let ada_token = token_with("acme", &["agent"], Some(ada.parse().unwrap()), 600);
+
+        let own = app.graphql(Some(&ada_token), SET_STATE, json!({"id": ada, "state": "AVAILABLE"})).await;
+        assert_eq!(own.data()["setAgentState"]["state"], "AVAILABLE");
+        let other = app.graphql(Some(&ada_token), SET_STATE, json!({"id": bob, "state": "AVAILABLE"})).await;
+        assert_eq!(other.code(), "FORBIDDEN");
+        assert_eq!(app.graphql(Some(&ada_token), BOARD, json!({})).await.code(), "FORBIDDEN");
+
+        // A supervisor sets anyone's state.
+        let supervisor = token("acme", &["supervisor"]);
+        let by_supervisor = app.graphql(Some(&supervisor), SET_STATE, json!({"id": bob, "state": "PAUSED"})).await;
+        assert_eq!(by_supervisor.data()["setAgentState"]["state"], "PAUSED");
+
+        // Another tenant neither sees nor changes acme's agents.
+        let globex = token("globex", ADMIN);
+        let foreign = app.graphql(Some(&globex), SET_STATE, json!({"id": ada, "state": "PAUSED"})).await;
+        assert_eq!(foreign.code(), "NOT_FOUND");
+        let board = app.graphql(Some(&globex), BOARD, json!({})).await;
+        assert_eq!(board.data()["agentBoard"], json!([]));
+    }
+
+    async fn routing_settings_round_trip_and_are_checked(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let list = app.create_list(&admin, "List", &["2124567890"]).await;
+        let create = "mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id requiredSkills \
+                      requiredSkillLevels { name level } language region routingStrategy priority wrapUpTimeoutSeconds } }";
+        let input = json!({"name": "Spanish sales", "contactListIds": [list], "dialerMode": "PREDICTIVE",
+            "requiredSkillLevels": [{"name": "sales", "level": 3}, {"name": "spanish", "level": 4}],
+            "language": "es", "region": "west", "routingStrategy": "BEST_MATCH", "priority": 9,
+            "wrapUpTimeoutSeconds": 30});
+        let created = app.graphql(Some(&admin), create, json!({"input": input})).await;
+        let campaign = created.data()["createCampaign"].clone();
+        assert_eq!(campaign["requiredSkills"], json!(["sales", "spanish"]));
+        assert_eq!(campaign["requiredSkillLevels"][1], json!({"name": "spanish", "level": 4}));
+        assert_eq!(campaign["routingStrategy"], "BEST_MATCH");
+        assert_eq!(campaign["wrapUpTimeoutSeconds"], 30);
+
+        for (bad, field) in [
+            (json!({"requiredSkillLevels": [{"name": "sales", "level": 7}]}), "levels"),
+            (json!({"requiredSkills": ["sales"], "requiredSkillLevels": [{"name": "sales", "level": 1}]}), "both"),
+            (json!({"wrapUpTimeoutSeconds": 1}), "wrap-up"),
+        ] {
+            let mut input = json!({"name": "Bad", "contactListIds": [list], "dialerMode": "PREDICTIVE"});
+            input.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
+            assert_eq!(app.graphql(Some(&admin), create, json!({"input": input})).await.code(), "BAD_USER_INPUT", "{field}");
+        }
+
+        // Agents are assigned to campaigns of their own tenant only.
+        let create_agent = "mutation($input: CreateAgentInput!) { createAgent(input: $input) { id campaignIds skills { name level } } }";
+        let id = campaign["id"].as_str().unwrap();
+        let agent = app.graphql(Some(&admin), create_agent, json!({"input": {"name": "Ana",
+            "skills": [{"name": "sales", "level": 5}], "languages": ["es", "en"], "campaignIds": [id]}})).await;
+        assert_eq!(agent.data()["createAgent"]["campaignIds"], json!([id]));
+        let globex = token("globex", ADMIN);
+        let stolen = app.graphql(Some(&globex), create_agent, json!({"input": {"name": "Eve", "campaignIds": [id]}})).await;
+        assert_eq!(stolen.code(), "NOT_FOUND");
+        let bad_level = app.graphql(Some(&admin), create_agent, json!({"input": {"name": "Al", "skills": [{"name": "sales", "level": 0}]}})).await;
+        assert_eq!(bad_level.code(), "BAD_USER_INPUT");
+    }
+
+    async fn the_board_survives_a_restart(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let ada = app.create_agent(&admin, "Ada").await;
+        let bob = app.create_agent(&admin, "Bob").await;
+        app.graphql(Some(&admin), SET_STATE, json!({"id": ada, "state": "AVAILABLE"})).await.data();
+        app.graphql(Some(&admin), SET_STATE, json!({"id": bob, "state": "PAUSED", "reason": "TRAINING"})).await.data();
+        let before = app.graphql(Some(&admin), BOARD, json!({})).await;
+
+        let restarted = common::spawn_app_on(&app).await;
+        let after = restarted.graphql(Some(&admin), BOARD, json!({})).await;
+        for agent in [&ada, &bob] {
+            let (was, is) = (board_entry(before.data(), agent), board_entry(after.data(), agent));
+            assert_eq!(was["state"], is["state"]);
+            assert_eq!(was["pauseReason"], is["pauseReason"]);
+            assert_eq!(was["since"], is["since"], "time in state counts from the stored start");
+        }
+    }
+}
