@@ -17,10 +17,14 @@ pub enum CampaignStatus {
     Completed,
 }
 
-#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Enum, Copy, Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DialerMode {
+    /// Dials ahead of agents within the abandonment budget.
     Predictive,
+    /// One call per idle agent, never more lines than idle agents.
     Progressive,
+    /// Never dials automatically: a contact is offered to an agent who decides.
     Preview,
 }
 

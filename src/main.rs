@@ -27,6 +27,8 @@ enum Command {
     Schema,
     /// Stream a CSV file into a contact list.
     ImportContacts(cli::import::ImportArgs),
+    /// Run the pacer in a simulated call centre in virtual time and print its figures.
+    Simulate(outdial::dialer::sim::SimulateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -48,6 +50,8 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::ImportContacts(args) => cli::import::run(&cli.config, &args).await,
+            // Pure CPU in virtual time: off the async workers.
+            Command::Simulate(args) => tokio::task::spawn_blocking(move || outdial::dialer::sim::run(&args)).await?,
         }
     });
     match result {

@@ -103,3 +103,37 @@ async fn import_contacts_streams_a_csv_and_reports_rejects() {
     assert_eq!(page.data()["contacts"]["totalCount"], 1201);
     assert_eq!(page.data()["contacts"]["edges"][1]["node"], json!({"firstName": "Name0", "fields": {"Plan": "gold"}}));
 }
+
+#[test]
+fn simulate_compares_every_strategy_on_one_seed() {
+    let output = outdial()
+        .args([
+            "simulate",
+            "--agents",
+            "10",
+            "--answer-rate",
+            "0.25",
+            "--days",
+            "1",
+            "--seed",
+            "7",
+            "--compare",
+            "--json",
+        ])
+        .output()
+        .expect("run outdial simulate");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let runs: Vec<serde_json::Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|line| serde_json::from_str(line).unwrap()).collect();
+    let strategies: Vec<&str> = runs.iter().map(|run| run["strategy"].as_str().unwrap()).collect();
+    assert_eq!(strategies, ["predictive", "progressive", "ratio:1", "vicidial", "seed"]);
+    for run in &runs {
+        assert_eq!(run["seed"], 7);
+        for field in ["talkMinutesPerAgentHour", "occupancy", "abandonRate", "maxDailyAbandonRate", "dialsPerAgentHour"]
+        {
+            assert!(run[field].is_number(), "{field} in {run}");
+        }
+    }
+    let unknown = outdial().args(["simulate", "--strategy", "telepathy"]).output().expect("run");
+    assert!(!unknown.status.success());
+}
