@@ -1,8 +1,9 @@
 //! NANP telephone numbers: parsing any common written form into a checked ten-digit number,
 //! and the rules that make a number unassignable (it can never ring a subscriber).
 //!
-//! This module owns only the *shape* of a number. Which numbers a tenant may dial (toll-free,
-//! premium, Caribbean countries) is decided by the compliance gate on top of it.
+//! This module owns the *shape* of a number and its non-geographic service classes
+//! (toll-free, premium, ...). Which of them a tenant may dial, and the country a geographic
+//! area code belongs to, are decided by the compliance gate on top of it.
 
 use std::fmt;
 
@@ -47,7 +48,16 @@ impl NanpNumber {
 
     /// The E.164 form, `+1` followed by the ten digits.
     pub fn e164(self) -> String {
-        format!("+1{}", self.0)
+        let mut text = String::with_capacity(12);
+        text.push_str("+1");
+        let mut digits = [0u8; 10];
+        let mut rest = self.0;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        digits.iter().for_each(|&d| text.push(char::from(d)));
+        text
     }
 }
 
@@ -86,7 +96,8 @@ pub enum Unassignable {
 pub fn parse(input: &str) -> Result<NanpNumber, NumberError> {
     let trimmed = input.trim();
     let body = trimmed.strip_prefix('+').unwrap_or(trimmed);
-    if trimmed.starts_with('+') && body.trim_start().chars().next().is_some_and(|c| c != '1') {
+    // After a "+" comes the country code: anything but 1 is another country, however long.
+    if trimmed.starts_with('+') && !body.trim_start_matches([' ', '(']).starts_with('1') {
         return Err(NumberError::Malformed("country code is not +1"));
     }
     let mut digits: u64 = 0;
@@ -134,6 +145,55 @@ pub fn unassignable(number: NanpNumber) -> Option<Unassignable> {
     None
 }
 
+/// Non-geographic service classes (`NOT_DIALABLE` unless a tenant's [`NumberPolicy`] allows
+/// the toll-free ones).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ServiceClass {
+    #[error("toll-free number (8XX)")]
+    TollFree,
+    #[error("area code {0} is reserved for toll-free expansion")]
+    TollFreeReserved(u16),
+    #[error("premium-rate number (900)")]
+    Premium,
+    #[error("area code 600/622 is Canadian non-geographic")]
+    CanadianNonGeographic,
+    #[error("area code 700 is an inter-exchange carrier service code")]
+    InterExchange,
+    #[error("area code 710 is reserved for the U.S. government")]
+    Government,
+    /// [UNSURE] Historically local pay-per-call; the research could not source it, so the
+    /// stricter reading blocks every NXX 976.
+    #[error("exchange 976 is a pay-per-call exchange")]
+    PayPerCall,
+}
+
+/// The service class of a number by its fixed NPA or NXX, if it is not an ordinary one.
+/// (Personal-communications 5XX codes are the 5XX area codes that are not geographic; the
+/// gate tells them apart with its area-code table.)
+pub fn service_class(number: NanpNumber) -> Option<ServiceClass> {
+    match number.npa() {
+        800 | 833 | 844 | 855 | 866 | 877 | 888 => Some(ServiceClass::TollFree),
+        npa @ (822 | 880..=887 | 889) => Some(ServiceClass::TollFreeReserved(npa)),
+        900 => Some(ServiceClass::Premium),
+        600 | 622 => Some(ServiceClass::CanadianNonGeographic),
+        700 => Some(ServiceClass::InterExchange),
+        710 => Some(ServiceClass::Government),
+        _ if number.nxx() == 976 => Some(ServiceClass::PayPerCall),
+        _ => None,
+    }
+}
+
+/// What a tenant has chosen to dial beyond U.S. geographic numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NumberPolicy {
+    /// Toll-free (8XX) numbers: business lines, callable under the federal baseline.
+    pub allow_toll_free: bool,
+    /// Canadian numbers (CRTC hours then apply; outdial holds no Canadian DNCL).
+    pub allow_canada: bool,
+    /// Caribbean NANP countries (international calls, outside TCPA and U.S. state rules).
+    pub allow_caribbean: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +215,9 @@ mod tests {
             ("", NumberError::Malformed("a NANP number has ten digits")),
             ("555-0234", NumberError::Malformed("a NANP number has ten digits")),
             ("+44 20 7946 0958", NumberError::Malformed("country code is not +1")),
+            ("+33 1 23 45 67 89", NumberError::Malformed("country code is not +1")),
+            ("+2015550234", NumberError::Malformed("country code is not +1")),
+            ("+52 55 1234 5678", NumberError::Malformed("country code is not +1")),
             ("22015550234", NumberError::Malformed("country code is not +1")),
             ("201555023x", NumberError::Malformed("unexpected character")),
             ("201-555-0234 ext 5", NumberError::Malformed("unexpected character")),
@@ -185,6 +248,28 @@ mod tests {
         ];
         for (text, expected) in cases {
             assert_eq!(unassignable(parse(text).unwrap()), expected, "{text}");
+        }
+    }
+
+    #[test]
+    fn service_classes_are_named() {
+        let cases = [
+            ("800-234-5678", Some(ServiceClass::TollFree)),
+            ("833-234-5678", Some(ServiceClass::TollFree)),
+            ("888-234-5678", Some(ServiceClass::TollFree)),
+            ("822-234-5678", Some(ServiceClass::TollFreeReserved(822))),
+            ("885-234-5678", Some(ServiceClass::TollFreeReserved(885))),
+            ("900-234-5678", Some(ServiceClass::Premium)),
+            ("600-234-5678", Some(ServiceClass::CanadianNonGeographic)),
+            ("622-234-5678", Some(ServiceClass::CanadianNonGeographic)),
+            ("700-234-5678", Some(ServiceClass::InterExchange)),
+            ("710-234-5678", Some(ServiceClass::Government)),
+            ("212-976-5678", Some(ServiceClass::PayPerCall)),
+            ("212-234-5678", None),
+            ("876-234-5678", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(service_class(parse(text).unwrap()), expected, "{text}");
         }
     }
 }
