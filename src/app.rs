@@ -11,9 +11,13 @@ use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::floor::Floor;
+use crate::gate::Gate;
 use crate::graphql::{ApiState, build_schema};
 use crate::http::{HttpState, router};
 use crate::store::Store;
+
+/// How often a running server looks for a new DNC snapshot.
+const DNC_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A built service bound to its listener, not yet serving.
 pub struct App {
@@ -32,7 +36,8 @@ impl App {
         let verifier = Verifier::from_config(config, secret.as_ref().map(|(s, _)| s)).await?;
         let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
         let floor = Arc::new(Floor::new(store.clone()));
-        let api = ApiState { store, clock, floor };
+        let gate = Arc::new(Gate::open(store.clone(), config.dnc_snapshot_path())?);
+        let api = ApiState { store, clock, floor, gate };
         let schema = build_schema(api.clone());
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
@@ -60,11 +65,27 @@ impl App {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = self.shutdown.clone();
         let store = self.state.api.store.clone();
+        let reload = tokio::spawn(reload_dnc(self.state.api.gate.clone(), shutdown.clone()));
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
+        reload.abort();
         store.close().await;
         Ok(())
+    }
+}
+
+/// Picks up a new DNC snapshot while serving; a bad file is logged and the old registry kept.
+async fn reload_dnc(gate: Arc<Gate>, shutdown: CancellationToken) {
+    let mut every = tokio::time::interval(DNC_RELOAD_EVERY);
+    every.tick().await;
+    while tokio::select! { _ = every.tick() => true, _ = shutdown.cancelled() => false } {
+        let gate = gate.clone();
+        match tokio::task::spawn_blocking(move || gate.reload_if_changed()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the new DNC snapshot could not be read; keeping the old one"),
+            Err(error) => tracing::error!(%error, "DNC reload task failed"),
+        }
     }
 }
 

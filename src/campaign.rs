@@ -28,6 +28,13 @@ pub enum DialerMode {
     Preview,
 }
 
+impl DialerMode {
+    /// Predictive and progressive: the machine places the call (automated dialing).
+    pub fn is_automated(self) -> bool {
+        !matches!(self, DialerMode::Preview)
+    }
+}
+
 /// Stored names of the enums: the GraphQL names, e.g. `RUNNING`, `LONGEST_IDLE`.
 macro_rules! stored_names {
     ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {

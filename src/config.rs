@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
 
+    /// The DNC registry snapshot (`outdial import-dnc` writes it; `serve` reads it and picks up
+    /// a new one within a minute). Default: beside the SQLite file.
+    #[arg(long, global = true, env = "OUTDIAL_DNC_SNAPSHOT")]
+    pub dnc_snapshot: Option<PathBuf>,
+
     /// Carrier that places calls.
     #[arg(long, global = true, env = "OUTDIAL_CARRIER", value_enum, default_value_t = CarrierKind::Simulated)]
     pub carrier: CarrierKind,
@@ -76,9 +81,14 @@ impl Config {
             jwks_url: None,
             jwt_issuer: None,
             jwt_audience: None,
+            dnc_snapshot: None,
             carrier: CarrierKind::Simulated,
             log: "info".into(),
         }
+    }
+
+    pub fn dnc_snapshot_path(&self) -> PathBuf {
+        self.dnc_snapshot.clone().unwrap_or_else(|| self.state_path("dnc-snapshot"))
     }
 
     /// Where generated secrets live: beside the SQLite file, or in the working directory for

@@ -7,7 +7,7 @@
 //! comes back PAUSED with the reason `RESTART` (never AVAILABLE: a person who left must not be
 //! offered calls); AVAILABLE and PAUSED agents keep their state and its start.
 
-use chrono::{DateTime, Days, NaiveTime, TimeDelta, TimeZone, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use entity::{agent, campaign};
 use std::collections::HashMap;
@@ -19,6 +19,7 @@ use crate::acd::{
 };
 use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
+use crate::clock::{local_day_start, next_local_day_start};
 use crate::error::{DomainError, DomainResult};
 use crate::store::Store;
 use crate::store::campaigns::settings_of;
@@ -54,7 +55,7 @@ impl TenantFloor {
     fn roll_day(&mut self, now: DateTime<Utc>) {
         while now >= self.day_ends {
             self.board.start_day(self.day_ends);
-            self.day_ends = next_midnight(self.zone, self.day_ends);
+            self.day_ends = next_local_day_start(self.zone, self.day_ends);
         }
     }
 }
@@ -98,7 +99,7 @@ impl Floor {
 
     async fn load(&self, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<TenantFloor> {
         let zone = self.store.tenant_time_zone(tenant).await?;
-        let day_starts = last_midnight(zone, now);
+        let day_starts = local_day_start(zone, now);
         let mut board = Board::new();
         for campaign in self.store.campaigns().all(tenant).await? {
             if campaign.status != CampaignStatus::Completed.as_str() {
@@ -130,7 +131,7 @@ impl Floor {
                 board.restore_today(id, calls, TimeDelta::seconds(talk_seconds))?;
             }
         }
-        Ok(TenantFloor { board, zone, day_ends: next_midnight(zone, day_starts) })
+        Ok(TenantFloor { board, zone, day_ends: next_local_day_start(zone, day_starts) })
     }
 
     /// Applies a state change to an agent and records it; the state machine refuses invalid
@@ -227,43 +228,4 @@ fn routing_of(row: &campaign::Model) -> DomainResult<CampaignRouting> {
         region: settings.region,
         wrap_up_timeout: settings.wrap_up_timeout_seconds.map(|s| TimeDelta::seconds(i64::from(s))),
     })
-}
-
-/// The latest local midnight at or before `now` (the first instant of the local day, which
-/// a DST change may move off 00:00).
-fn last_midnight(zone: Tz, now: DateTime<Utc>) -> DateTime<Utc> {
-    start_of(zone, now.with_timezone(&zone).date_naive())
-}
-
-fn next_midnight(zone: Tz, day_start: DateTime<Utc>) -> DateTime<Utc> {
-    let today = day_start.with_timezone(&zone).date_naive();
-    start_of(zone, today.checked_add_days(Days::new(1)).unwrap_or(today))
-}
-
-fn start_of(zone: Tz, day: chrono::NaiveDate) -> DateTime<Utc> {
-    // A zone may skip midnight (DST at 00:00): the day then starts at the first valid minute.
-    (0..=120)
-        .find_map(|minutes| {
-            let local = day.and_time(NaiveTime::MIN) + TimeDelta::minutes(minutes);
-            zone.from_local_datetime(&local).earliest()
-        })
-        .map(|local| local.with_timezone(&Utc))
-        .unwrap_or_else(|| day.and_time(NaiveTime::MIN).and_utc())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_start_at_local_midnight_across_dst() {
-        let zone: Tz = "America/New_York".parse().unwrap();
-        let now = Utc.with_ymd_and_hms(2026, 11, 1, 15, 0, 0).unwrap(); // the day DST ends
-        assert_eq!(last_midnight(zone, now), Utc.with_ymd_and_hms(2026, 11, 1, 4, 0, 0).unwrap());
-        assert_eq!(next_midnight(zone, last_midnight(zone, now)), Utc.with_ymd_and_hms(2026, 11, 2, 5, 0, 0).unwrap());
-        // Santiago skips 00:00 when its DST begins (2026-09-06): the day starts at 01:00.
-        let santiago: Tz = "America/Santiago".parse().unwrap();
-        let start = start_of(santiago, chrono::NaiveDate::from_ymd_opt(2026, 9, 6).unwrap());
-        assert_eq!(start.with_timezone(&santiago).format("%H:%M").to_string(), "01:00");
-    }
 }

@@ -12,6 +12,7 @@ pub mod contact_import;
 pub mod dialer;
 pub mod error;
 pub mod floor;
+pub mod gate;
 pub mod graphql;
 pub mod http;
 pub mod store;

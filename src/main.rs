@@ -25,6 +25,8 @@ enum Command {
     Token(cli::token::TokenArgs),
     /// Print the GraphQL SDL (what schema.graphql must equal).
     Schema,
+    /// Load National DNC registry files (full or change lists) into the registry snapshot.
+    ImportDnc(cli::dnc::ImportDncArgs),
     /// Stream a CSV file into a contact list.
     ImportContacts(cli::import::ImportArgs),
     /// Run the pacer in a simulated call centre in virtual time and print its figures.
@@ -50,6 +52,10 @@ fn main() -> std::process::ExitCode {
                 Ok(())
             }
             Command::ImportContacts(args) => cli::import::run(&cli.config, &args).await,
+            Command::ImportDnc(args) => {
+                let config = cli.config.clone();
+                tokio::task::spawn_blocking(move || cli::dnc::run(&config, &args)).await?
+            }
             // Pure CPU in virtual time: off the async workers.
             Command::Simulate(args) => tokio::task::spawn_blocking(move || outdial::dialer::sim::run(&args)).await?,
         }

@@ -137,3 +137,26 @@ fn simulate_compares_every_strategy_on_one_seed() {
     let unknown = outdial().args(["simulate", "--strategy", "telepathy"]).output().expect("run");
     assert!(!unknown.status.success());
 }
+
+#[test]
+fn import_dnc_writes_a_snapshot_the_server_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dnc-212.txt");
+    std::fs::write(&file, "2124567890\n212,4567891\nnot a number\n").unwrap();
+    let snapshot = dir.path().join("registry.snapshot");
+    let output = outdial()
+        .args(["import-dnc", file.to_str().unwrap(), "--downloaded", "2026-11-20", "--area-codes", "212,646"])
+        .env("OUTDIAL_DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display()))
+        .env("OUTDIAL_DNC_SNAPSHOT", &snapshot)
+        .output()
+        .expect("run outdial import-dnc");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("2 added"), "{stdout}");
+    assert!(stdout.contains("1 unreadable"), "{stdout}");
+    let registry = outdial::compliance::dnc::DncRegistry::read_snapshot(&snapshot).expect("a readable snapshot");
+    let listed = outdial::compliance::number::parse("212-456-7891").unwrap();
+    assert_eq!(registry.national(listed), outdial::compliance::dnc::RegistryAnswer::Listed);
+    let status = registry.status();
+    assert_eq!((status[0].numbers, status[0].area_codes), (2, 2));
+}

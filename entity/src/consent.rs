@@ -21,6 +21,8 @@ pub struct Model {
     /// How the revocation reached the seller (call, text, email, ...).
     pub revoked_via: Option<String>,
     pub recorded_by: String,
+    /// PURCHASE or INQUIRY, for ESTABLISHED_BUSINESS (unknown counts as an inquiry).
+    pub ebr_basis: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

@@ -1,5 +1,6 @@
 //! The commands behind `outdial`: each a thin shell over the library.
 
+pub mod dnc;
 pub mod import;
 pub mod serve;
 pub mod token;

@@ -8,8 +8,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::state_rules::StateRule;
 
-/// Kinds of consent (API.md `ConsentKind`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Kinds of consent (the GraphQL enum `ConsentKind` fixed by API.md; stored by the same names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum ConsentKind {
     /// Prior express written consent: the only kind that allows automated marketing calls to
     /// wireless numbers, and that exempts from the National DNC.
@@ -21,14 +21,43 @@ pub enum ConsentKind {
     EstablishedBusiness,
 }
 
-/// What an established business relationship rests on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What an established business relationship rests on (GraphQL `EbrBasis`; stored by name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum EbrBasis {
     /// A purchase, delivery or payment (18 months federally).
     Purchase,
     /// An inquiry or application (3 months federally). An EBR whose basis is not recorded is
     /// taken as an inquiry (the stricter reading).
     Inquiry,
+}
+
+impl ConsentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentKind::PriorExpressWritten => "PRIOR_EXPRESS_WRITTEN",
+            ConsentKind::PriorExpress => "PRIOR_EXPRESS",
+            ConsentKind::EstablishedBusiness => "ESTABLISHED_BUSINESS",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [ConsentKind::PriorExpressWritten, ConsentKind::PriorExpress, ConsentKind::EstablishedBusiness]
+            .into_iter()
+            .find(|kind| kind.as_str() == text)
+    }
+}
+
+impl EbrBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EbrBasis::Purchase => "PURCHASE",
+            EbrBasis::Inquiry => "INQUIRY",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [EbrBasis::Purchase, EbrBasis::Inquiry].into_iter().find(|basis| basis.as_str() == text)
+    }
 }
 
 /// One consent record for one number.

@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use super::number::{NanpNumber, parse};
 
-/// What kind of line a number is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What kind of line a number is (GraphQL `LineType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum LineType {
     Wireless,
     Landline,

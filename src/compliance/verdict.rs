@@ -21,23 +21,12 @@ use super::number::{NumberPolicy, ServiceClass, parse, service_class, unassignab
 use super::state_rules::{ConsentRule, FrequencyCap, StateRule};
 use super::windows::{CallingWindow, EmergencyBan, LocalDayRules, SEARCH_DAYS};
 
-/// How a campaign dials (API.md `DialerMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DialerMode {
-    Predictive,
-    Progressive,
-    Preview,
-}
-
-impl DialerMode {
-    /// Predictive and progressive: the machine places the call (automated dialing).
-    pub fn is_automated(self) -> bool {
-        !matches!(self, DialerMode::Preview)
-    }
-}
+pub use crate::campaign::DialerMode;
 
 /// The reason codes fixed by API.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The GraphQL enum `ComplianceReasonCode`, names fixed by API.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+#[graphql(name = "ComplianceReasonCode")]
 pub enum ReasonCode {
     InvalidNumber,
     NotDialable,

@@ -4,6 +4,7 @@
 
 mod agents;
 mod campaigns;
+mod compliance;
 mod connection;
 mod contacts;
 mod limits;
@@ -20,25 +21,39 @@ use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::error::DomainError;
 use crate::floor::Floor;
+use crate::gate::Gate;
 use crate::store::Store;
 
 #[derive(MergedObject, Default)]
-pub struct Query(session::SessionQuery, campaigns::CampaignQuery, contacts::ContactQuery, agents::AgentQuery);
+pub struct Query(
+    session::SessionQuery,
+    campaigns::CampaignQuery,
+    contacts::ContactQuery,
+    agents::AgentQuery,
+    compliance::ComplianceQuery,
+);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(campaigns::CampaignMutation, contacts::ContactMutation, agents::AgentMutation);
+pub struct Mutation(
+    campaigns::CampaignMutation,
+    contacts::ContactMutation,
+    agents::AgentMutation,
+    compliance::ComplianceMutation,
+);
 
 #[derive(MergedSubscription, Default)]
 pub struct Subscription(session::SessionSubscription);
 
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
-/// What every resolver may use: the store, the clock and the live floor (the ACD boards).
+/// What every resolver may use: the store, the clock, the live floor (the ACD boards) and the
+/// compliance gate.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub clock: SharedClock,
     pub floor: Arc<Floor>,
+    pub gate: Arc<Gate>,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {

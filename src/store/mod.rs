@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod campaigns;
+pub mod compliance;
 pub mod contact_lists;
 pub mod contacts;
 pub mod tenants;

@@ -26,6 +26,12 @@ pub(crate) async fn ensure<C: ConnectionTrait>(db: &C, tenant: &TenantId, now: D
 }
 
 impl super::Store {
+    /// The tenant's product settings (`{}` for a tenant with no row yet).
+    pub async fn tenant_settings(&self, tenant: &TenantId) -> DomainResult<serde_json::Value> {
+        let row = tenant::Entity::find_by_id(tenant.as_str()).one(&self.db).await?;
+        Ok(row.map(|r| r.settings).unwrap_or_else(|| serde_json::json!({})))
+    }
+
     /// The call centre's own zone ("today" for agent totals); a tenant with no row yet has the
     /// default zone.
     pub async fn tenant_time_zone(&self, tenant: &TenantId) -> DomainResult<chrono_tz::Tz> {

@@ -1,0 +1,183 @@
+//! The compliance gate as a service: the pure verdict core ([`crate::compliance`]) fed with the
+//! tenant's facts from the database (internal DNC, consent, past calls, contact addresses,
+//! settings, a campaign's window, attempts and 30-day abandonment) and with the shared DNC
+//! registry, and every verdict appended to the audit before it is returned.
+//!
+//! The registry is read from the snapshot that `outdial import-dnc` writes beside the database;
+//! a running server picks up a new snapshot within a minute ([`Gate::reload_if_changed`]).
+//! A check without a campaign is judged as predictive dialing: the strictest reading.
+
+use chrono::{DateTime, TimeDelta, Utc, Weekday};
+use entity::campaign;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use crate::campaign::DialerMode;
+use crate::compliance::dnc::DncRegistry;
+use crate::compliance::line_type::WirelessList;
+use crate::compliance::number::{self, NumberPolicy};
+use crate::compliance::verdict::{
+    AbandonmentFigures, CampaignSettings, ContactFacts, GateData, StaleRegistryPolicy, TenantSettings, Verdict,
+    evaluate,
+};
+use crate::compliance::windows::{CallingWindow, LocalHours};
+use crate::compliance::{ComplianceRules, area_codes::ContactPlace};
+use crate::error::DomainResult;
+use crate::store::compliance::Purpose;
+use crate::store::{Store, TenantId};
+
+/// How far back past calls count: the longest rolling cap is 24 hours; two days leave margin.
+const ATTEMPTS_LOOKBACK: TimeDelta = TimeDelta::days(2);
+
+pub struct Gate {
+    store: Store,
+    rules: &'static ComplianceRules,
+    registry: RwLock<Arc<DncRegistry>>,
+    wireless: WirelessList,
+    snapshot: PathBuf,
+    loaded: Mutex<Option<SystemTime>>,
+}
+
+impl Gate {
+    /// Opens the gate with the DNC snapshot at `snapshot` when there is one (an empty registry
+    /// otherwise: every number's area code then counts as never downloaded).
+    pub fn open(store: Store, snapshot: PathBuf) -> anyhow::Result<Gate> {
+        let gate = Gate {
+            store,
+            rules: ComplianceRules::embedded(),
+            registry: RwLock::new(Arc::new(DncRegistry::new())),
+            wireless: WirelessList::default(),
+            snapshot,
+            loaded: Mutex::new(None),
+        };
+        gate.reload_if_changed()?;
+        Ok(gate)
+    }
+
+    /// Reads the snapshot again when its file changed since the last read.
+    pub fn reload_if_changed(&self) -> anyhow::Result<bool> {
+        let Ok(modified) = std::fs::metadata(&self.snapshot).and_then(|m| m.modified()) else {
+            return Ok(false);
+        };
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if *loaded == Some(modified) {
+            return Ok(false);
+        }
+        let registry = DncRegistry::read_snapshot(&self.snapshot)?;
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(registry);
+        *loaded = Some(modified);
+        tracing::info!(path = %self.snapshot.display(), "DNC registry loaded");
+        Ok(true)
+    }
+
+    pub fn registry(&self) -> Arc<DncRegistry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Verdicts for numbers as given (parsed or not) at `at`, for a campaign or for predictive
+    /// dialing in general; each is appended to the audit.
+    pub async fn check(
+        &self,
+        tenant: &TenantId,
+        inputs: &[String],
+        at: DateTime<Utc>,
+        campaign: Option<&campaign::Model>,
+        purpose: Purpose,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<Verdict>> {
+        let numbers: Vec<String> =
+            inputs.iter().filter_map(|input| number::parse(input).ok()).map(|n| n.e164()).collect();
+        let records = self.store.compliance();
+        let tenant_settings = tenant_settings(&self.store.tenant_settings(tenant).await?);
+        let campaign_settings = match campaign {
+            Some(row) => self.campaign_settings(tenant, row, at).await?,
+            None => CampaignSettings::new(DialerMode::Predictive),
+        };
+        let since = campaign.map_or(at - ATTEMPTS_LOOKBACK, |c| c.created_at.min(at - ATTEMPTS_LOOKBACK));
+        let internal = records.internal_dnc(tenant, &numbers).await?;
+        let consents = records.consents(tenant, &numbers).await?;
+        let attempts = records.attempts(tenant, &numbers, campaign.map(|c| c.id), since).await?;
+        let places = records.places(tenant, &numbers).await?;
+
+        let registry = self.registry();
+        let data = GateData { registry: &registry, wireless: &self.wireless, emergencies: &[] };
+        let verdicts: Vec<Verdict> = inputs
+            .iter()
+            .map(|input| {
+                let e164 = number::parse(input).ok().map(|n| n.e164()).unwrap_or_default();
+                let place = places.get(&e164);
+                let facts = ContactFacts {
+                    place: ContactPlace {
+                        time_zone: place.and_then(|p| p.time_zone.as_deref()).and_then(|tz| tz.parse().ok()),
+                        state: place.and_then(|p| p.state.as_deref()),
+                        zip: place.and_then(|p| p.zip.as_deref()),
+                    },
+                    lookup: None,
+                    consent: consents.get(&e164).map_or(&[], Vec::as_slice),
+                    attempts: attempts.get(&e164).map_or(&[], Vec::as_slice),
+                    internal_dnc: internal.get(&e164),
+                };
+                evaluate(self.rules, &data, &tenant_settings, &campaign_settings, input, &facts, at)
+            })
+            .collect();
+        records.audit(tenant, &verdicts, purpose, campaign.map(|c| c.id), at, now).await?;
+        Ok(verdicts)
+    }
+
+    async fn campaign_settings(
+        &self,
+        tenant: &TenantId,
+        row: &campaign::Model,
+        at: DateTime<Utc>,
+    ) -> DomainResult<CampaignSettings> {
+        let settings = crate::store::campaigns::settings_of(row)?;
+        let (abandoned, live_answered) = self.store.compliance().abandonment_30d(tenant, row.id, at).await?;
+        let window = match (settings.window_start, settings.window_end) {
+            (Some(start), Some(end)) => LocalHours::new(start, Some(end)).map(|hours| {
+                let every_day = CallingWindow::every_day(hours);
+                if settings.window_days.is_empty() {
+                    return every_day;
+                }
+                ALL_DAYS
+                    .into_iter()
+                    .filter(|day| !settings.window_days.contains(day))
+                    .fold(every_day, |window, day| window.with_day(day, None))
+            }),
+            _ => None,
+        };
+        Ok(CampaignSettings {
+            mode: settings.dialer_mode,
+            calling_window: window,
+            max_attempts: u32::try_from(settings.max_attempts).ok(),
+            abandonment: Some(AbandonmentFigures { abandoned, live_answered, target: settings.abandon_rate_target }),
+        })
+    }
+}
+
+const ALL_DAYS: [Weekday; 7] =
+    [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
+
+/// A tenant's compliance settings from its `settings` JSON: `staleRegistry` (`BLOCK`, the
+/// default, or `WARN`), `allowTollFree`, `allowCanada`, `allowCaribbean` and `callingWindow`
+/// (`"HH:MM-HH:MM"`, local to the called party). Unknown keys are ignored.
+pub fn tenant_settings(json: &serde_json::Value) -> TenantSettings {
+    let flag = |key: &str| json.get(key).and_then(serde_json::Value::as_bool).unwrap_or(false);
+    TenantSettings {
+        numbers: NumberPolicy {
+            allow_toll_free: flag("allowTollFree"),
+            allow_canada: flag("allowCanada"),
+            allow_caribbean: flag("allowCaribbean"),
+        },
+        stale_registry: match json.get("staleRegistry").and_then(serde_json::Value::as_str) {
+            Some("WARN") => StaleRegistryPolicy::Warn,
+            _ => StaleRegistryPolicy::Block,
+        },
+        calling_window: json
+            .get("callingWindow")
+            .and_then(serde_json::Value::as_str)
+            .and_then(LocalHours::parse)
+            .map(CallingWindow::every_day),
+        ..TenantSettings::default()
+    }
+}
