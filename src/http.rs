@@ -2,8 +2,8 @@
 //! subscriptions over `graphql-transport-ws`, health and readiness. Request ids are set (or
 //! kept from `x-request-id`) and traced.
 
-use async_graphql::Data;
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
+use async_graphql::{Data, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLRequest, GraphQLResponse, GraphQLWebSocket};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State, WebSocketUpgrade};
@@ -16,14 +16,14 @@ use tower_http::trace::TraceLayer;
 
 use crate::auth::{AuthError, Caller, Verifier};
 use crate::error::DomainError;
-use crate::graphql::{ApiState, OutdialSchema, attach_caller, error_response};
+use crate::graphql::{Api, ApiState, attach_caller, error_response};
 
 /// Requests carry up to 16 MiB (10,000 contacts in one `addContacts`).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 #[derive(Clone)]
 pub struct HttpState {
-    pub schema: OutdialSchema,
+    pub schema: Api,
     pub api: ApiState,
     pub verifier: Arc<Verifier>,
 }

@@ -11,8 +11,7 @@ mod limits;
 mod loaders;
 mod session;
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
-use async_graphql::{MaybeUndefined, MergedObject, MergedSubscription, Schema, SchemaBuilder};
+use async_graphql::{Data, Executor, MaybeUndefined, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
 use std::sync::Arc;
@@ -62,12 +61,10 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
         .limit_complexity(limits::MAX_COMPLEXITY)
         .limit_directives(limits::MAX_DIRECTIVES)
         .limit_recursive_depth(limits::MAX_RECURSIVE_DEPTH)
-        .extension(limits::AliasLimit)
-        .extension(ErrorCodes)
 }
 
-pub fn build_schema(state: ApiState) -> OutdialSchema {
-    builder().data(state).finish()
+pub fn build_schema(state: ApiState) -> Api {
+    Api(builder().data(state).finish())
 }
 
 /// The SDL, sorted so that `schema.graphql` diffs stay small (`outdial schema` prints it).
@@ -76,11 +73,15 @@ pub fn sdl() -> String {
     builder().finish().sdl_with_options(SDLExportOptions::new().sorted_fields().sorted_arguments().sorted_enum_items())
 }
 
-/// Gives every error a code, over HTTP and WebSocket alike: errors from resolvers carry theirs;
-/// what async-graphql itself reports (a syntax error, an unknown field, a bad argument type, a
-/// limit) is the client's input.
-struct ErrorCodes;
+/// The schema as the HTTP and WebSocket handlers run it: the alias limit is checked on the
+/// parsed query (parsed once; the schema reuses it), and every error gets a code. These live
+/// here rather than in schema extensions because any extension sends every field of every
+/// response through async-graphql's slow resolve path.
+#[derive(Clone)]
+pub struct Api(pub OutdialSchema);
 
+/// Errors from resolvers carry their code; what async-graphql itself reports (a syntax error,
+/// an unknown field, a bad argument type, a limit) is the client's input.
 fn ensure_error_codes(mut response: async_graphql::Response) -> async_graphql::Response {
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
@@ -91,25 +92,27 @@ fn ensure_error_codes(mut response: async_graphql::Response) -> async_graphql::R
     response
 }
 
-impl ExtensionFactory for ErrorCodes {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(ErrorCodes)
-    }
-}
-
-#[async_trait::async_trait]
-impl Extension for ErrorCodes {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> async_graphql::Response {
-        ensure_error_codes(next.run(ctx).await)
+impl Executor for Api {
+    async fn execute(&self, mut request: Request) -> async_graphql::Response {
+        if let Err(error) = limits::check_aliases(&mut request) {
+            return ensure_error_codes(async_graphql::Response::from_errors(vec![error]));
+        }
+        ensure_error_codes(self.0.execute(request).await)
     }
 
-    fn subscribe<'s>(
+    fn execute_stream(
         &self,
-        ctx: &ExtensionContext<'_>,
-        stream: BoxStream<'s, async_graphql::Response>,
-        next: NextSubscribe<'_>,
-    ) -> BoxStream<'s, async_graphql::Response> {
-        next.run(ctx, stream).map(ensure_error_codes).boxed()
+        mut request: Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        if let Err(error) = limits::check_aliases(&mut request) {
+            let refused = ensure_error_codes(async_graphql::Response::from_errors(vec![error]));
+            return futures_util::stream::once(async move { refused }).boxed();
+        }
+        self.0
+            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+            .map(ensure_error_codes)
+            .boxed()
     }
 }
 
