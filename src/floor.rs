@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex as SyncMutex};
 use tokio::sync::Mutex;
 
 use crate::acd::{
-    AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, SkillLevel, StateChange,
+    AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, Decision, LiveCall,
+    SkillLevel, StateChange, route,
 };
 use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
@@ -151,6 +152,22 @@ impl Floor {
             // Ids the board does not hold are another tenant's or do not exist.
             let transition = floor.board.set_state(AgentId(agent), change, now)?;
             self.store.agents().set_state(tenant, agent, transition.to, reason.as_deref(), now).await
+        })
+        .await
+    }
+
+    /// Routes an answered call and, on an offer, reserves the agent in the same step, so two
+    /// calls can never be offered the same agent. The caller (the live loop) sends the offer
+    /// with its screen pop, queues a `Wait`, and abandons an `Abandon` by the rules.
+    pub async fn offer(&self, tenant: &TenantId, call: &LiveCall, now: DateTime<Utc>) -> DomainResult<Decision> {
+        self.with_board(tenant, now, async |floor| {
+            let decision = route(&floor.board, call, now)?;
+            if let Decision::Offer(offer) = &decision {
+                let change = StateChange::Reserved { call: offer.call, campaign: offer.campaign };
+                let transition = floor.board.set_state(offer.agent, change, now)?;
+                self.store.agents().set_state(tenant, offer.agent.0, transition.to, None, now).await?;
+            }
+            Ok(decision)
         })
         .await
     }
