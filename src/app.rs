@@ -36,7 +36,7 @@ impl App {
         let verifier = Verifier::from_config(config, secret.as_ref().map(|(s, _)| s)).await?;
         let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
         let floor = Arc::new(Floor::new(store.clone()));
-        let gate = Arc::new(Gate::open(store.clone(), config.dnc_snapshot_path())?);
+        let gate = Arc::new(Gate::open(store.clone(), config)?);
         let api = ApiState { store, clock, floor, gate };
         let schema = build_schema(api.clone());
         let listener = TcpListener::bind(config.listen).await?;

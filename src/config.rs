@@ -47,6 +47,23 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_DNC_SNAPSHOT")]
     pub dnc_snapshot: Option<PathBuf>,
 
+    /// Wireless NPA-NXX-X blocks (one per line), read at start: the line type of numbers no
+    /// lookup has answered.
+    #[arg(long, global = true, env = "OUTDIAL_WIRELESS_BLOCKS")]
+    pub wireless_blocks: Option<PathBuf>,
+
+    /// Ported numbers (`NUMBER,W` or `NUMBER,L` per line), read at start.
+    #[arg(long, global = true, env = "OUTDIAL_PORTED_NUMBERS")]
+    pub ported_numbers: Option<PathBuf>,
+
+    /// Telnyx API key: Number Lookup for line types (and the Telnyx carrier).
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_API_KEY", hide_env_values = true, value_parser = any_secret)]
+    pub telnyx_api_key: Option<SecretString>,
+
+    /// Base URL of the Telnyx API.
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_API_URL", default_value = "https://api.telnyx.com")]
+    pub telnyx_api_url: String,
+
     /// Carrier that places calls.
     #[arg(long, global = true, env = "OUTDIAL_CARRIER", value_enum, default_value_t = CarrierKind::Simulated)]
     pub carrier: CarrierKind,
@@ -69,6 +86,10 @@ fn parse_secret(value: &str) -> Result<SecretString, String> {
     Ok(SecretString::from(value.to_owned()))
 }
 
+fn any_secret(value: &str) -> Result<SecretString, String> {
+    Ok(SecretString::from(value.to_owned()))
+}
+
 impl Config {
     /// A configuration with every default, for a database URL (tests and tools).
     pub fn for_database(database_url: impl Into<String>) -> Self {
@@ -82,6 +103,10 @@ impl Config {
             jwt_issuer: None,
             jwt_audience: None,
             dnc_snapshot: None,
+            wireless_blocks: None,
+            ported_numbers: None,
+            telnyx_api_key: None,
+            telnyx_api_url: "https://api.telnyx.com".into(),
             carrier: CarrierKind::Simulated,
             log: "info".into(),
         }

@@ -6,16 +6,24 @@
 //! The registry is read from the snapshot that `outdial import-dnc` writes beside the database;
 //! a running server picks up a new snapshot within a minute ([`Gate::reload_if_changed`]).
 //! A check without a campaign is judged as predictive dialing: the strictest reading.
+//!
+//! Line types come from Telnyx Number Lookup when a key is configured, cached for 30 days and
+//! asked only for a dial or a single `complianceCheck` (never for a whole list: each lookup is
+//! billed); otherwise from the local wireless blocks and ported-numbers files. A number of
+//! unknown line type counts as wireless for automated dialing.
 
+use anyhow::Context;
 use chrono::{DateTime, TimeDelta, Utc, Weekday};
 use entity::campaign;
+use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::SystemTime;
 
 use crate::campaign::DialerMode;
 use crate::compliance::dnc::DncRegistry;
-use crate::compliance::line_type::WirelessList;
+use crate::compliance::line_type::{LookupResult, WirelessLineError, WirelessList};
 use crate::compliance::number::{self, NumberPolicy};
 use crate::compliance::verdict::{
     AbandonmentFigures, CampaignSettings, ContactFacts, GateData, StaleRegistryPolicy, TenantSettings, Verdict,
@@ -23,32 +31,53 @@ use crate::compliance::verdict::{
 };
 use crate::compliance::windows::{CallingWindow, LocalHours};
 use crate::compliance::{ComplianceRules, area_codes::ContactPlace};
+use crate::config::Config;
 use crate::error::DomainResult;
+use crate::number_lookup::{Found, LookupError, NumberLookup};
 use crate::store::compliance::Purpose;
 use crate::store::{Store, TenantId};
 
+/// How long a Number Lookup answer is trusted (the verdict core's default too).
+const LOOKUP_TTL: TimeDelta = TimeDelta::days(30);
+
 /// How far back past calls count: the longest rolling cap is 24 hours; two days leave margin.
 const ATTEMPTS_LOOKBACK: TimeDelta = TimeDelta::days(2);
+
+/// Lookups in flight at once for one check.
+const LOOKUPS_AT_ONCE: usize = 8;
 
 pub struct Gate {
     store: Store,
     rules: &'static ComplianceRules,
     registry: RwLock<Arc<DncRegistry>>,
     wireless: WirelessList,
+    lookup: Option<NumberLookup>,
     snapshot: PathBuf,
     loaded: Mutex<Option<SystemTime>>,
 }
 
 impl Gate {
-    /// Opens the gate with the DNC snapshot at `snapshot` when there is one (an empty registry
-    /// otherwise: every number's area code then counts as never downloaded).
-    pub fn open(store: Store, snapshot: PathBuf) -> anyhow::Result<Gate> {
+    /// Opens the gate with the configured DNC snapshot when there is one (an empty registry
+    /// otherwise: every number's area code then counts as never downloaded), the wireless
+    /// files, and Number Lookup when a Telnyx key is set.
+    pub fn open(store: Store, config: &Config) -> anyhow::Result<Gate> {
+        let mut wireless = WirelessList::default();
+        let read = |path: &PathBuf| std::fs::read_to_string(path).with_context(|| format!("{}", path.display()));
+        if let Some(path) = &config.wireless_blocks {
+            report_bad_lines(path, wireless.add_blocks(&read(path)?));
+        }
+        if let Some(path) = &config.ported_numbers {
+            report_bad_lines(path, wireless.add_ported(&read(path)?));
+        }
+        let lookup =
+            config.telnyx_api_key.as_ref().map(|key| NumberLookup::new(&config.telnyx_api_url, key)).transpose()?;
         let gate = Gate {
             store,
             rules: ComplianceRules::embedded(),
             registry: RwLock::new(Arc::new(DncRegistry::new())),
-            wireless: WirelessList::default(),
-            snapshot,
+            wireless,
+            lookup,
+            snapshot: config.dnc_snapshot_path(),
             loaded: Mutex::new(None),
         };
         gate.reload_if_changed()?;
@@ -99,6 +128,10 @@ impl Gate {
         let consents = records.consents(tenant, &numbers).await?;
         let attempts = records.attempts(tenant, &numbers, campaign.map(|c| c.id), since).await?;
         let places = records.places(tenant, &numbers).await?;
+        let mut lookups = records.lookups(&numbers).await?;
+        if purpose == Purpose::Dial || inputs.len() == 1 {
+            self.look_up_missing(&numbers, &mut lookups, now).await?;
+        }
 
         let registry = self.registry();
         let data = GateData { registry: &registry, wireless: &self.wireless, emergencies: &[] };
@@ -113,7 +146,7 @@ impl Gate {
                         state: place.and_then(|p| p.state.as_deref()),
                         zip: place.and_then(|p| p.zip.as_deref()),
                     },
-                    lookup: None,
+                    lookup: lookups.get(&e164).copied(),
                     consent: consents.get(&e164).map_or(&[], Vec::as_slice),
                     attempts: attempts.get(&e164).map_or(&[], Vec::as_slice),
                     internal_dnc: internal.get(&e164),
@@ -123,6 +156,43 @@ impl Gate {
             .collect();
         records.audit(tenant, &verdicts, purpose, campaign.map(|c| c.id), at, now).await?;
         Ok(verdicts)
+    }
+
+    /// Asks Number Lookup for the numbers with no answer younger than [`LOOKUP_TTL`] and keeps
+    /// the answers. A failed lookup leaves the line type unknown (treated as wireless).
+    async fn look_up_missing(
+        &self,
+        numbers: &[String],
+        lookups: &mut HashMap<String, LookupResult>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        let Some(client) = &self.lookup else { return Ok(()) };
+        let missing: Vec<String> = numbers
+            .iter()
+            .filter(|n| lookups.get(*n).is_none_or(|l| l.looked_up_at > now || now - l.looked_up_at >= LOOKUP_TTL))
+            .cloned()
+            .collect();
+        let answers: Vec<(String, Result<Found, LookupError>)> = futures_util::stream::iter(missing)
+            .map(|number| {
+                let client = client.clone();
+                async move {
+                    let answer = client.line_type(&number).await;
+                    (number, answer)
+                }
+            })
+            .buffer_unordered(LOOKUPS_AT_ONCE)
+            .collect()
+            .await;
+        for (number, answer) in answers {
+            match answer {
+                Ok(found) => {
+                    self.store.compliance().save_lookup(&number, found.line_type, found.carrier, now).await?;
+                    lookups.insert(number, LookupResult { line_type: found.line_type, looked_up_at: now });
+                }
+                Err(error) => tracing::warn!(%error, "line type unknown: counted as wireless"),
+            }
+        }
+        Ok(())
     }
 
     async fn campaign_settings(
@@ -152,6 +222,12 @@ impl Gate {
             max_attempts: u32::try_from(settings.max_attempts).ok(),
             abandonment: Some(AbandonmentFigures { abandoned, live_answered, target: settings.abandon_rate_target }),
         })
+    }
+}
+
+fn report_bad_lines(path: &std::path::Path, errors: Vec<WirelessLineError>) {
+    if let Some(first) = errors.first() {
+        tracing::warn!(path = %path.display(), count = errors.len(), first = ?first, "unreadable lines skipped");
     }
 }
 

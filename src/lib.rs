@@ -15,4 +15,5 @@ pub mod floor;
 pub mod gate;
 pub mod graphql;
 pub mod http;
+pub mod number_lookup;
 pub mod store;

@@ -133,6 +133,13 @@ backend_tests! {
         let supervisor = token("acme", &["supervisor"]);
         assert_eq!(app.graphql(Some(&supervisor), remove, json!({"n": ["4155552671"]})).await.code(), "FORBIDDEN");
         assert_eq!(app.graphql(Some(&acme), remove, json!({"n": ["4155552671"]})).await.data()["removeDncNumbers"], 1);
+        assert_eq!(app.graphql(Some(&acme), remove, json!({"n": ["4155552671"]})).await.data()["removeDncNumbers"], 0);
+        let removed = check(&app, &acme, "4155552671", LATER).await;
+        assert!(!codes(&removed).contains(&"INTERNAL_DNC".into()), "{removed}");
+        // Listed again after a removal: the entry comes back from this moment.
+        assert_eq!(app.graphql(Some(&acme), add, json!({"n": ["4155552671"]})).await.data()["addDncNumbers"], 1);
+        let relisted = check(&app, &acme, "4155552671", LATER).await;
+        assert!(codes(&relisted).contains(&"INTERNAL_DNC".into()), "{relisted}");
         assert_eq!(app.graphql(Some(&agent), CHECK, json!({"n": "4155552671"})).await.code(), "FORBIDDEN");
     }
 
@@ -167,5 +174,73 @@ backend_tests! {
         assert_eq!(app.graphql(Some(&globex), CHECK, json!({"n": "4155552671", "c": campaign})).await.code(), "NOT_FOUND");
         let neither = app.graphql(Some(&admin), "mutation { validateContacts { total } }", json!({})).await;
         assert_eq!(neither.code(), "BAD_USER_INPUT");
+    }
+}
+
+/// A Telnyx Number Lookup stand-in: `+14155552671` is a fixed line, every other number mobile;
+/// counts the lookups it answers and refuses a wrong key.
+async fn fake_number_lookup() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use axum::extract::{Path, State};
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let answer = |State(hits): State<std::sync::Arc<AtomicUsize>>, Path(number): Path<String>, headers: HeaderMap| async move {
+        if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer lookup-key") {
+            return Err(StatusCode::UNAUTHORIZED);
+        }
+        hits.fetch_add(1, Ordering::SeqCst);
+        let kind = if number == "+14155552671" { "fixed line" } else { "mobile" };
+        Ok(axum::Json(json!({"data": {"record_type": "number_lookup", "phone_number": number,
+            "carrier": {"name": "Test", "normalized_carrier": "Test Carrier", "type": kind}}})))
+    };
+    let router =
+        axum::Router::new().route("/v2/number_lookup/{number}", axum::routing::get(answer)).with_state(hits.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (address, hits)
+}
+
+backend_tests! {
+    async fn line_types_come_from_number_lookup_and_are_cached(backend) {
+        use chrono::{Datelike, Duration, Utc, Weekday};
+        use std::sync::atomic::Ordering;
+        let (lookup_url, hits) = fake_number_lookup().await;
+        // A fresh registry copy, and a Tuesday 19:00 UTC (11:00 in San Francisco) after the
+        // lookups happen (an answer counts only from when it was given).
+        let today = Utc::now().date_naive();
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = dir.path().join("dnc.snapshot");
+        let mut registry = DncRegistry::new();
+        let options = ImportOptions { list: dnc::NATIONAL.into(), kind: ListKind::Full, downloaded_on: today, area_codes: vec![415] };
+        registry.import("".as_bytes(), &options, &mut |_| {}).unwrap();
+        registry.write_snapshot(&snapshot).unwrap();
+        let tuesday = (1..=8).map(|d| today + Duration::days(d)).find(|d| d.weekday() == Weekday::Tue).unwrap();
+        let at = format!("{tuesday}T19:00:00+00:00");
+        let app = spawn_app_with(backend, |config| {
+            config.dnc_snapshot = Some(snapshot.clone());
+            config.telnyx_api_key = Some("lookup-key".to_owned().into());
+            config.telnyx_api_url = lookup_url.clone();
+        })
+        .await;
+        let admin = token("acme", ADMIN);
+
+        let landline = check(&app, &admin, "415-555-2671", &at).await;
+        assert_eq!(landline["lineType"], "LANDLINE");
+        assert_eq!(landline["safeToCall"], true, "a landline needs no written consent for a live predictive call: {landline}");
+        let mobile = check(&app, &admin, "415-555-2672", &at).await;
+        assert_eq!(mobile["lineType"], "WIRELESS");
+        assert_eq!(codes(&mobile), ["NO_CONSENT_WIRELESS"]);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+        // The answer is kept: asking again costs no lookup.
+        check(&app, &admin, "415-555-2671", &at).await;
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+
+        // A list is never looked up number by number (each lookup is billed): unknown counts as wireless.
+        let report = app.graphql(Some(&admin), "mutation($at: DateTime) { validateContacts(phoneNumbers: [\"4155552673\", \"4155552674\"], at: $at) \
+            { verdicts { lineType reasons { code } } } }", json!({"at": at})).await;
+        assert_eq!(report.data()["validateContacts"]["verdicts"][0]["lineType"], "UNKNOWN");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 }

@@ -15,6 +15,9 @@ pub struct Model {
     /// `sub` of the user, or `disposition:<call id>`.
     pub added_by: String,
     pub created_at: DateTimeUtc,
+    /// Set when an admin took the number off the list; the entry stays on record.
+    pub removed_at: Option<DateTimeUtc>,
+    pub removed_by: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,4 +14,5 @@ pub mod contact_list;
 pub mod crm_connector;
 pub mod crm_outbox;
 pub mod dnc_number;
+pub mod number_lookup;
 pub mod tenant;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_initial;
 mod m20261124_000002_routing;
 mod m20261124_000003_compliance;
+mod m20261124_000004_lookups_and_dnc_history;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_initial::Migration),
             Box::new(m20261124_000002_routing::Migration),
             Box::new(m20261124_000003_compliance::Migration),
+            Box::new(m20261124_000004_lookups_and_dnc_history::Migration),
         ]
     }
 }

@@ -33,6 +33,12 @@ impl LineType {
         }
     }
 
+    pub fn parse(text: &str) -> Option<LineType> {
+        [LineType::Wireless, LineType::Landline, LineType::Voip, LineType::TollFree, LineType::Unknown]
+            .into_iter()
+            .find(|line| line.as_str() == text)
+    }
+
     /// Maps Telnyx `carrier.type` (`mobile`, `fixed line`, `voip`, `fixed line or mobile`,
     /// `toll free`, ...). Anything that does not say which is `Unknown`.
     pub fn from_telnyx(carrier_type: &str) -> LineType {

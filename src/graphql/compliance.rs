@@ -359,13 +359,14 @@ impl ComplianceMutation {
         api.store.compliance().add_dnc(&caller.tenant, &numbers, reason.as_deref(), &caller.user, api.clock.now()).await
     }
 
-    /// Removes numbers from the internal DNC list (admins only). Returns how many were on it.
+    /// Takes numbers off the internal DNC list (admins only); the entries stay on record with who
+    /// removed them. Returns how many were listed.
     #[graphql(guard = "Access::Admin")]
     async fn remove_dnc_numbers(&self, ctx: &Context<'_>, phone_numbers: Vec<String>) -> DomainResult<u64> {
         let caller = caller(ctx)?;
         let api = ctx.data_unchecked::<ApiState>();
         let numbers = parse_numbers("phoneNumbers", &phone_numbers)?;
-        api.store.compliance().remove_dnc(&caller.tenant, &numbers).await
+        api.store.compliance().remove_dnc(&caller.tenant, &numbers, &caller.user, api.clock.now()).await
     }
 
     /// Records a consent to be called.

@@ -3,7 +3,7 @@
 //! and the append-only audit of verdicts.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{call, compliance_decision, consent, contact, dnc_number};
+use entity::{call, compliance_decision, consent, contact, dnc_number, number_lookup};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
 use serde_json::json;
@@ -11,6 +11,7 @@ use std::collections::HashMap;
 
 use super::{Store, TenantId, tenants};
 use crate::compliance::consent::{ConsentKind, ConsentRecord, EbrBasis};
+use crate::compliance::line_type::{LineType, LookupResult};
 use crate::compliance::verdict::{Attempt, InternalDncEntry, Verdict};
 use crate::error::{DomainError, DomainResult};
 
@@ -72,6 +73,7 @@ impl ComplianceRecords<'_> {
         let rows = dnc_number::Entity::find()
             .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
             .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
+            .filter(dnc_number::Column::RemovedAt.is_null())
             .all(&self.0.db)
             .await?;
         Ok(rows
@@ -83,8 +85,8 @@ impl ComplianceRecords<'_> {
             .collect())
     }
 
-    /// Adds numbers to the internal DNC list; a number already there keeps its first entry.
-    /// Returns how many were added.
+    /// Adds numbers to the internal DNC list; a number already there keeps its first entry, and
+    /// a removed one is listed again from `now`. Returns how many were added.
     pub async fn add_dnc(
         &self,
         tenant: &TenantId,
@@ -95,7 +97,18 @@ impl ComplianceRecords<'_> {
     ) -> DomainResult<u64> {
         let txn = self.0.write().await?;
         tenants::ensure(&txn, tenant, now).await?;
-        let mut added = 0;
+        let mut added = dnc_number::Entity::update_many()
+            .col_expr(dnc_number::Column::RemovedAt, Expr::value(Option::<DateTime<Utc>>::None))
+            .col_expr(dnc_number::Column::RemovedBy, Expr::value(Option::<String>::None))
+            .col_expr(dnc_number::Column::CreatedAt, Expr::value(now))
+            .col_expr(dnc_number::Column::AddedBy, Expr::value(added_by))
+            .col_expr(dnc_number::Column::Reason, Expr::value(reason.map(str::to_owned)))
+            .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
+            .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
+            .filter(dnc_number::Column::RemovedAt.is_not_null())
+            .exec(&txn)
+            .await?
+            .rows_affected;
         for chunk in numbers.chunks(BATCH) {
             let rows = chunk.iter().map(|number| dnc_number::ActiveModel {
                 tenant_id: Set(tenant.as_str().to_owned()),
@@ -103,6 +116,8 @@ impl ComplianceRecords<'_> {
                 reason: Set(reason.map(str::to_owned)),
                 added_by: Set(added_by.to_owned()),
                 created_at: Set(now),
+                removed_at: Set(None),
+                removed_by: Set(None),
                 ..Default::default()
             });
             let on_conflict = OnConflict::columns([dnc_number::Column::TenantId, dnc_number::Column::PhoneNumber])
@@ -115,11 +130,21 @@ impl ComplianceRecords<'_> {
         Ok(added)
     }
 
-    /// Removes numbers from the internal DNC list; returns how many were there.
-    pub async fn remove_dnc(&self, tenant: &TenantId, numbers: &[String]) -> DomainResult<u64> {
-        let result = dnc_number::Entity::delete_many()
+    /// Takes numbers off the internal DNC list from `now`, keeping the entries on record with
+    /// who removed them; returns how many were listed.
+    pub async fn remove_dnc(
+        &self,
+        tenant: &TenantId,
+        numbers: &[String],
+        removed_by: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<u64> {
+        let result = dnc_number::Entity::update_many()
+            .col_expr(dnc_number::Column::RemovedAt, Expr::value(now))
+            .col_expr(dnc_number::Column::RemovedBy, Expr::value(removed_by))
             .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
             .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
+            .filter(dnc_number::Column::RemovedAt.is_null())
             .exec(&self.0.db)
             .await?;
         Ok(result.rows_affected)
@@ -304,6 +329,46 @@ impl ComplianceRecords<'_> {
             .await?;
         let figures = figures.unwrap_or(Figures { abandoned: None, live: None });
         Ok((figures.abandoned.unwrap_or(0) as u64, figures.live.unwrap_or(0) as u64))
+    }
+
+    /// Cached Number Lookup answers of the given numbers (shared by every tenant).
+    pub async fn lookups(&self, numbers: &[String]) -> DomainResult<HashMap<String, LookupResult>> {
+        let rows = number_lookup::Entity::find()
+            .filter(number_lookup::Column::PhoneNumber.is_in(numbers.iter().cloned()))
+            .all(&self.0.db)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let line_type = LineType::parse(&row.line_type).unwrap_or(LineType::Unknown);
+                (row.phone_number, LookupResult { line_type, looked_up_at: row.looked_up_at })
+            })
+            .collect())
+    }
+
+    /// Keeps a Number Lookup answer (replacing an older one).
+    pub async fn save_lookup(
+        &self,
+        number: &str,
+        line_type: LineType,
+        carrier: Option<String>,
+        at: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        let row = number_lookup::ActiveModel {
+            phone_number: Set(number.to_owned()),
+            line_type: Set(line_type.as_str().to_owned()),
+            carrier: Set(carrier),
+            looked_up_at: Set(at),
+        };
+        let on_conflict = OnConflict::column(number_lookup::Column::PhoneNumber)
+            .update_columns([
+                number_lookup::Column::LineType,
+                number_lookup::Column::Carrier,
+                number_lookup::Column::LookedUpAt,
+            ])
+            .to_owned();
+        number_lookup::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(&self.0.db).await?;
+        Ok(())
     }
 
     /// Appends verdicts to the audit, in batches.
