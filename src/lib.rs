@@ -17,3 +17,4 @@ pub mod graphql;
 pub mod http;
 pub mod number_lookup;
 pub mod store;
+pub mod telephony;
