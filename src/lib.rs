@@ -9,6 +9,7 @@ pub mod clock;
 pub mod compliance;
 pub mod config;
 pub mod contact_import;
+pub mod crm;
 pub mod dialer;
 pub mod error;
 pub mod floor;
