@@ -221,7 +221,7 @@ fn lookups(contains: impl Fn(u64) -> bool) {
     }
 }
 
-/// The same probes through `contains_batch` (groups of 32 with overlapped memory reads).
+/// The same probes through `contains_batch` (software-pipelined: prefetches 8-16 lookups ahead).
 fn batch_lookups(set: &outdial::compliance::dnc::NumberSet) {
     let mut numbers: Vec<NanpNumber> =
         probes(LOOKUPS, SEED + 1).into_iter().map(|d| NanpNumber::from_digits(d).expect("probe")).collect();
