@@ -5,7 +5,10 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{call, compliance_decision, consent, contact, dnc_number, number_lookup};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -386,39 +389,56 @@ impl ComplianceRecords<'_> {
         }
         let txn = self.0.write().await?;
         tenants::ensure(&txn, tenant, now).await?;
-        for chunk in verdicts.chunks(BATCH) {
-            let rows = chunk.iter().map(|verdict| compliance_decision::ActiveModel {
-                tenant_id: Set(tenant.as_str().to_owned()),
-                phone_number: Set(verdict.phone_number.clone()),
-                campaign_id: Set(campaign),
-                call_id: Set(None),
-                purpose: Set(purpose.as_str().to_owned()),
-                safe_to_call: Set(verdict.safe_to_call),
-                reasons: Set(json!(
-                    verdict
-                        .reasons
-                        .iter()
-                        .map(|r| json!({"code": r.code.as_str(), "message": r.message}))
-                        .collect::<Vec<_>>()
-                )),
-                timezones: Set(json!(verdict.timezones.iter().map(|tz| tz.name()).collect::<Vec<_>>())),
-                line_type: Set(verdict.line_type.map(|l| l.as_str().to_owned())),
-                next_safe_call_time: Set(verdict.next_safe_call_time),
-                rules_version: Set(format!(
-                    "rules-{} places-{} national-dnc-{}",
-                    verdict.versions.rules,
-                    verdict.versions.places,
-                    verdict.versions.national_dnc.map_or("none".into(), |d| d.to_string())
-                )),
-                evaluated_for: Set(at),
-                decided_at: Set(now),
-                ..Default::default()
-            });
-            compliance_decision::Entity::insert_many(rows).exec_without_returning(&txn).await?;
-        }
+        insert_audit(&txn, tenant, verdicts, purpose, campaign, None, at, now).await?;
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Appends verdicts to the audit inside the caller's transaction (the dial path writes the
+/// call and its verdict together).
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn insert_audit(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    verdicts: &[Verdict],
+    purpose: Purpose,
+    campaign: Option<i64>,
+    call: Option<i64>,
+    at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> DomainResult<()> {
+    for chunk in verdicts.chunks(BATCH) {
+        let rows = chunk.iter().map(|verdict| compliance_decision::ActiveModel {
+            tenant_id: Set(tenant.as_str().to_owned()),
+            phone_number: Set(verdict.phone_number.clone()),
+            campaign_id: Set(campaign),
+            call_id: Set(call),
+            purpose: Set(purpose.as_str().to_owned()),
+            safe_to_call: Set(verdict.safe_to_call),
+            reasons: Set(json!(
+                verdict
+                    .reasons
+                    .iter()
+                    .map(|r| json!({"code": r.code.as_str(), "message": r.message}))
+                    .collect::<Vec<_>>()
+            )),
+            timezones: Set(json!(verdict.timezones.iter().map(|tz| tz.name()).collect::<Vec<_>>())),
+            line_type: Set(verdict.line_type.map(|l| l.as_str().to_owned())),
+            next_safe_call_time: Set(verdict.next_safe_call_time),
+            rules_version: Set(format!(
+                "rules-{} places-{} national-dnc-{}",
+                verdict.versions.rules,
+                verdict.versions.places,
+                verdict.versions.national_dnc.map_or("none".into(), |d| d.to_string())
+            )),
+            evaluated_for: Set(at),
+            decided_at: Set(now),
+            ..Default::default()
+        });
+        compliance_decision::Entity::insert_many(rows).exec_without_returning(db).await?;
+    }
+    Ok(())
 }
 
 pub fn record_of(row: &consent::Model) -> DomainResult<ConsentRecord> {

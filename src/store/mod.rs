@@ -3,6 +3,7 @@
 //! `NOT_FOUND`, never visible and never writable.
 
 pub mod agents;
+pub mod calls;
 pub mod campaigns;
 pub mod compliance;
 pub mod contact_lists;

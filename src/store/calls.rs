@@ -1,0 +1,278 @@
+//! Calls of a tenant and their carrier events: the dial path's one write (the call row, its
+//! audited verdict and the contact's attempt, together or not at all), carrier events stored
+//! once by their event id and applied to the call only when they move it forward, and reads.
+
+use chrono::{DateTime, Utc};
+use entity::{call, call_event, contact};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use serde_json::json;
+
+use super::compliance::{Purpose, insert_audit};
+use super::{Page, PageRequest, Store, TenantId, page};
+use crate::compliance::verdict::Verdict;
+use crate::error::{DomainError, DomainResult};
+use crate::telephony::{AmdResult, CarrierEvent, CarrierEventKind, HangupCause};
+
+/// Where a call is; each state only moves forward.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum CallState {
+    Dialing,
+    Ringing,
+    Answered,
+    Bridged,
+    Ended,
+}
+
+impl CallState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Dialing => "DIALING",
+            CallState::Ringing => "RINGING",
+            CallState::Answered => "ANSWERED",
+            CallState::Bridged => "BRIDGED",
+            CallState::Ended => "ENDED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [CallState::Dialing, CallState::Ringing, CallState::Answered, CallState::Bridged, CallState::Ended]
+            .into_iter()
+            .find(|state| state.as_str() == text)
+    }
+}
+
+/// A call about to be placed.
+#[derive(Clone, Debug)]
+pub struct NewCall {
+    pub campaign_id: i64,
+    pub contact_id: i64,
+    /// 1 for the contact's first call, and so on: one call per attempt, ever.
+    pub attempt: i32,
+    pub carrier: &'static str,
+    pub from_number: String,
+    pub to_number: String,
+}
+
+/// What storing a carrier event did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Recorded {
+    /// Stored; the call as it is now (changed only if the event moved it forward).
+    New(call::Model),
+    /// The event id was stored before: nothing changed.
+    Duplicate,
+}
+
+pub struct Calls<'a>(&'a Store);
+
+impl Store {
+    pub fn calls(&self) -> Calls<'_> {
+        Calls(self)
+    }
+}
+
+impl Calls<'_> {
+    /// Writes the call row, the verdict that allowed it (audit purpose DIAL) and the contact's
+    /// attempt in one transaction. A second call for the same attempt is a `CONFLICT`: nobody is
+    /// dialed twice for one attempt, whatever crashes or retries happen around it.
+    pub async fn create_dialed(
+        &self,
+        tenant: &TenantId,
+        new: NewCall,
+        verdict: &Verdict,
+        now: DateTime<Utc>,
+    ) -> DomainResult<call::Model> {
+        if !verdict.safe_to_call {
+            return Err(DomainError::conflict(format!("{} is not safe to call now", verdict.phone_number)));
+        }
+        let txn = self.0.write().await?;
+        let created = call::ActiveModel {
+            tenant_id: Set(tenant.as_str().to_owned()),
+            campaign_id: Set(new.campaign_id),
+            contact_id: Set(new.contact_id),
+            agent_id: Set(None),
+            attempt: Set(new.attempt),
+            carrier: Set(new.carrier.to_owned()),
+            carrier_call_id: Set(None),
+            carrier_session_id: Set(None),
+            from_number: Set(new.from_number),
+            to_number: Set(new.to_number),
+            state: Set(CallState::Dialing.as_str().to_owned()),
+            dialed_at: Set(now),
+            answered_at: Set(None),
+            bridged_at: Set(None),
+            ended_at: Set(None),
+            outcome: Set(None),
+            disposition: Set(None),
+            notes: Set(None),
+            callback_at: Set(None),
+            amd_result: Set(None),
+            duration_seconds: Set(None),
+            cost: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await
+        .map_err(|e| match DomainError::from(e) {
+            DomainError::Conflict(_) => DomainError::conflict("this attempt of the contact was already dialed"),
+            other => other,
+        })?;
+        insert_audit(
+            &txn,
+            tenant,
+            std::slice::from_ref(verdict),
+            Purpose::Dial,
+            Some(new.campaign_id),
+            Some(created.id),
+            now,
+            now,
+        )
+        .await?;
+        contact::Entity::update_many()
+            .col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).add(1))
+            .col_expr(contact::Column::LastAttemptAt, Expr::value(now))
+            .filter(contact::Column::TenantId.eq(tenant.as_str()))
+            .filter(contact::Column::Id.eq(new.contact_id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(created)
+    }
+
+    /// Stores a carrier event once (by its event id) and applies it to its call when it moves
+    /// the call forward; an event that arrives late (ringing after the answer) is kept but
+    /// changes nothing. Events of calls that are not ours are `NOT_FOUND`.
+    pub async fn record_event(&self, event: &CarrierEvent, now: DateTime<Utc>) -> DomainResult<Recorded> {
+        let call_id = event.call.ok_or(DomainError::NotFound("call"))?.0;
+        let txn = self.0.write().await?;
+        let current = call::Entity::find_by_id(call_id).one(&txn).await?.ok_or(DomainError::NotFound("call"))?;
+        let stored = call_event::ActiveModel {
+            tenant_id: Set(current.tenant_id.clone()),
+            call_id: Set(call_id),
+            carrier_event_id: Set(event.event_id.clone()),
+            kind: Set(kind_name(&event.kind).to_owned()),
+            payload: Set(json!(event)),
+            occurred_at: Set(event.occurred_at),
+            received_at: Set(now),
+            ..Default::default()
+        };
+        match call_event::Entity::insert(stored).exec_without_returning(&txn).await.map_err(DomainError::from) {
+            Ok(_) => {}
+            Err(DomainError::Conflict(_)) => return Ok(Recorded::Duplicate),
+            Err(other) => return Err(other),
+        }
+        let updated = match advance(&current, event) {
+            Some(change) => change.update(&txn).await?,
+            None => current,
+        };
+        txn.commit().await?;
+        Ok(Recorded::New(updated))
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: i64) -> DomainResult<call::Model> {
+        call::Entity::find_by_id(id)
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .one(&self.0.db)
+            .await?
+            .ok_or(DomainError::NotFound("call"))
+    }
+
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        campaign: i64,
+        request: PageRequest,
+    ) -> DomainResult<Page<call::Model>> {
+        let select = call::Entity::find()
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::CampaignId.eq(campaign));
+        page(&self.0.db, select, call::Column::Id, request).await
+    }
+
+    /// A call's events in the order they happened.
+    pub async fn events(&self, tenant: &TenantId, call: i64) -> DomainResult<Vec<call_event::Model>> {
+        Ok(call_event::Entity::find()
+            .filter(call_event::Column::TenantId.eq(tenant.as_str()))
+            .filter(call_event::Column::CallId.eq(call))
+            .order_by_asc(call_event::Column::OccurredAt)
+            .order_by_asc(call_event::Column::Id)
+            .all(&self.0.db)
+            .await?)
+    }
+}
+
+fn kind_name(kind: &CarrierEventKind) -> &'static str {
+    match kind {
+        CarrierEventKind::Initiated => "call.initiated",
+        CarrierEventKind::Ringing => "call.ringing",
+        CarrierEventKind::Answered => "call.answered",
+        CarrierEventKind::MachineDetectionEnded { .. } => "call.machine.detection.ended",
+        CarrierEventKind::Bridged => "call.bridged",
+        CarrierEventKind::HungUp { .. } => "call.hangup",
+        CarrierEventKind::Failed { .. } => "call.failed",
+    }
+}
+
+/// The change an event makes to its call, if it moves the call forward.
+fn advance(current: &call::Model, event: &CarrierEvent) -> Option<call::ActiveModel> {
+    let state = CallState::parse(&current.state).unwrap_or(CallState::Dialing);
+    if state == CallState::Ended {
+        return None;
+    }
+    let mut row: call::ActiveModel = current.clone().into();
+    if current.carrier_call_id.is_none() && !event.call_control_id.is_empty() {
+        row.carrier_call_id = Set(Some(event.call_control_id.clone()));
+        row.carrier_session_id = Set(Some(event.call_session_id.clone()));
+    }
+    let at = event.occurred_at;
+    match &event.kind {
+        CarrierEventKind::Initiated => return None,
+        CarrierEventKind::Ringing if state < CallState::Ringing => row.state = Set(CallState::Ringing.as_str().into()),
+        CarrierEventKind::Answered if state < CallState::Answered => {
+            row.state = Set(CallState::Answered.as_str().into());
+            row.answered_at = Set(Some(at));
+        }
+        CarrierEventKind::MachineDetectionEnded { result } if current.amd_result.is_none() => {
+            let name = match result {
+                AmdResult::Human => "human",
+                AmdResult::Machine => "machine",
+                AmdResult::NotSure => "not_sure",
+            };
+            row.amd_result = Set(Some(name.into()));
+        }
+        CarrierEventKind::Bridged if state < CallState::Bridged => {
+            row.state = Set(CallState::Bridged.as_str().into());
+            row.bridged_at = Set(Some(at));
+        }
+        CarrierEventKind::HungUp { cause, .. } | CarrierEventKind::Failed { cause, .. } => {
+            row.state = Set(CallState::Ended.as_str().into());
+            row.ended_at = Set(Some(at));
+            if let Some(answered) = current.answered_at {
+                let seconds = Ord::max((at - answered).num_seconds(), 0);
+                row.duration_seconds = Set(Some(i32::try_from(seconds).unwrap_or(i32::MAX)));
+            }
+            if current.outcome.is_none() {
+                row.outcome = Set(Some(final_outcome(current, &event.kind, *cause).into()));
+            }
+        }
+        _ => return None,
+    }
+    Some(row)
+}
+
+/// The outcome of a call that ended without one being set: by the rules, a person who answered
+/// and never reached an agent was abandoned (a person hung up on as a machine included).
+fn final_outcome(call: &call::Model, kind: &CarrierEventKind, cause: HangupCause) -> &'static str {
+    let machine = call.amd_result.as_deref() == Some("machine");
+    match (call.answered_at.is_some(), call.bridged_at.is_some()) {
+        (true, true) => "ANSWERED",
+        (true, false) if machine => "VOICEMAIL",
+        (true, false) => "ABANDONED",
+        (false, _) => match (kind, cause) {
+            (CarrierEventKind::Failed { .. }, _) => "FAILED",
+            (_, HangupCause::UserBusy) => "BUSY",
+            _ => "NO_ANSWER",
+        },
+    }
+}
