@@ -31,7 +31,7 @@ async fn fixture(backend: Backend) -> Fixture {
     let list = store.contact_lists().create(&tenant, "List", now).await.unwrap();
     let rows =
         vec![Ok(outdial::contact_import::ContactRow { phone_number: "2124567890".into(), ..Default::default() })];
-    outdial::contact_import::import(&store, &tenant, list.id, rows.into_iter(), now, &mut |_| {}).await.unwrap();
+    outdial::contact_import::import(&store, &tenant, list.id, rows, now, &mut |_| {}).await.unwrap();
     let contact = store
         .contacts()
         .list(&tenant, list.id, None, outdial::store::PageRequest { first: 1, after: None, with_total: false })

@@ -58,7 +58,7 @@ pub struct NewCall {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Recorded {
     /// Stored; the call as it is now (changed only if the event moved it forward).
-    New(call::Model),
+    New(Box<call::Model>),
     /// The event id was stored before: nothing changed.
     Duplicate,
 }
@@ -167,7 +167,7 @@ impl Calls<'_> {
             None => current,
         };
         txn.commit().await?;
-        Ok(Recorded::New(updated))
+        Ok(Recorded::New(Box::new(updated)))
     }
 
     pub async fn get(&self, tenant: &TenantId, id: i64) -> DomainResult<call::Model> {
