@@ -226,6 +226,21 @@ pub struct Estimator {
     refreshed_at: f64,
     observed_since_refresh: bool,
     tables: Tables,
+    /// The fitted inputs the agent tables (talk, wrap) and the call tables were last
+    /// built from; a part is rebuilt only when its inputs moved by more than
+    /// [`REBUILD_TOLERANCE`] (far below the fits' own sampling noise).
+    agent_inputs: Vec<f64>,
+    call_inputs: Vec<f64>,
+}
+
+/// Largest change of a fitted input (log-scale parameters; horizons in tens of seconds;
+/// outcome shares × 10) that does not trigger a rebuild of the forecast tables. The fits'
+/// own sampling noise is several times larger (e.g. ±0.07 on the talk fit's mu).
+const REBUILD_TOLERANCE: f64 = 0.02;
+
+/// Whether `new` differs from `old` by more than the tolerance in any entry.
+fn moved(old: &[f64], new: &[f64]) -> bool {
+    old.len() != new.len() || old.iter().zip(new).any(|(a, b)| (a - b).abs() > REBUILD_TOLERANCE)
 }
 
 impl Estimator {
@@ -253,6 +268,8 @@ impl Estimator {
                 ringing: Vec::new(),
                 screening: Vec::new(),
             },
+            agent_inputs: Vec::new(),
+            call_inputs: Vec::new(),
         };
         estimator.refresh(at);
         estimator
@@ -361,23 +378,52 @@ impl Estimator {
         }
         let grace = self.config.tuning.agent_wait_grace;
         let supply = horizons.map(|h| h + grace);
-        let wrap_points: [f64; WRAP_POINTS] =
-            std::array::from_fn(|q| wrap.quantile((q as f64 + 0.5) / WRAP_POINTS as f64));
-        let talk_rows = (0..TALK_ROWS)
-            .map(|i| {
-                let running = talk.given_elapsed(talk_row_seconds(i));
-                supply.map(|t| {
-                    wrap_points.iter().map(|w| if t > *w { running.ends_within(t - w) } else { 0.0 }).sum::<f64>()
-                        / WRAP_POINTS as f64
+        let agent_inputs: Vec<f64> =
+            [talk.mu, talk.sigma, wrap.mu, wrap.sigma].into_iter().chain(supply.iter().map(|t| t / 10.0)).collect();
+        let call_inputs: Vec<f64> = [
+            ringing.mu,
+            ringing.sigma,
+            human_screening.mu,
+            human_screening.sigma,
+            machine_screening.mu,
+            machine_screening.sigma,
+            no_answer.mu,
+            no_answer.sigma,
+            failed.mu,
+            failed.sigma,
+            10.0 * live,
+            10.0 * machine,
+            10.0 * unanswered,
+            10.0 * fail,
+        ]
+        .into_iter()
+        .collect();
+        if moved(&self.agent_inputs, &agent_inputs) || self.tables.talk.is_empty() {
+            self.agent_inputs = agent_inputs;
+            let wrap_points: [f64; WRAP_POINTS] =
+                std::array::from_fn(|q| wrap.quantile((q as f64 + 0.5) / WRAP_POINTS as f64));
+            self.tables.talk = (0..TALK_ROWS)
+                .map(|i| {
+                    let running = talk.given_elapsed(talk_row_seconds(i));
+                    supply.map(|t| {
+                        wrap_points.iter().map(|w| if t > *w { running.ends_within(t - w) } else { 0.0 }).sum::<f64>()
+                            / WRAP_POINTS as f64
+                    })
                 })
-            })
-            .collect();
-        let wrap_rows = (0..WRAP_ROWS)
-            .map(|i| {
-                let running = wrap.given_elapsed(i as f64);
-                supply.map(|t| running.ends_within(t))
-            })
-            .collect();
+                .collect();
+            self.tables.wrap = (0..WRAP_ROWS)
+                .map(|i| {
+                    let running = wrap.given_elapsed(i as f64);
+                    supply.map(|t| running.ends_within(t))
+                })
+                .collect();
+        }
+        // The share itself is used as is; only the tables wait for a material move.
+        self.tables.live_share = live;
+        if !moved(&self.call_inputs, &call_inputs) && !self.tables.dialing.is_empty() {
+            return;
+        }
+        self.call_inputs = call_inputs;
         let ring_rows = |with_failures: bool| -> Vec<ByHorizon> {
             (0..AGE_ROWS)
                 .map(|i| {
@@ -410,15 +456,10 @@ impl Estimator {
                 horizons.map(|h| p_live * screened.ends_within(h))
             })
             .collect();
-        self.tables = Tables {
-            live_share: live,
-            horizons,
-            talk: talk_rows,
-            wrap: wrap_rows,
-            dialing: ring_rows(true),
-            ringing: ring_rows(false),
-            screening: screening_rows,
-        };
+        self.tables.horizons = horizons;
+        self.tables.dialing = ring_rows(true);
+        self.tables.ringing = ring_rows(false);
+        self.tables.screening = screening_rows;
     }
 
     /// Forecast free agents and live answers at each horizon for this snapshot.
@@ -563,6 +604,27 @@ mod tests {
                 assert!(r[k] >= r[k - 1] - 1e-12);
             }
         }
+    }
+
+    #[test]
+    fn tables_follow_a_material_change_and_skip_noise() {
+        let mut e = Estimator::new(PacerConfig::default(), 0.0);
+        let before = e.tables.talk.clone();
+        // A refresh with nothing new keeps the tables.
+        e.refresh(100.0);
+        assert_eq!(e.tables.talk, before);
+        // Talk twice as long as the prior: the talk table is rebuilt at the next refresh.
+        for i in 0..500 {
+            e.observe(Observation::TalkEnded { talk: secs(300.0) }, 100.0 + f64::from(i) * 0.01);
+        }
+        e.refresh(200.0);
+        assert_ne!(e.tables.talk, before);
+        assert!(e.tables.talk[0][HORIZONS - 1] < before[0][HORIZONS - 1]);
+        // One more typical sample barely moves the fit: no rebuild.
+        let settled = e.tables.talk.clone();
+        e.observe(Observation::TalkEnded { talk: secs(300.0) }, 300.0);
+        e.refresh(400.0);
+        assert_eq!(e.tables.talk, settled);
     }
 
     #[test]
