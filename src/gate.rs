@@ -234,6 +234,14 @@ fn report_bad_lines(path: &std::path::Path, errors: Vec<WirelessLineError>) {
 const ALL_DAYS: [Weekday; 7] =
     [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun];
 
+/// Keys of the tenant's `settings` JSON that the gate reads.
+pub const STALE_REGISTRY: &str = "staleRegistry";
+pub const ALLOW_TOLL_FREE: &str = "allowTollFree";
+pub const ALLOW_CANADA: &str = "allowCanada";
+pub const ALLOW_CARIBBEAN: &str = "allowCaribbean";
+pub const CALLING_WINDOW: &str = "callingWindow";
+const WARN: &str = "WARN";
+
 /// A tenant's compliance settings from its `settings` JSON: `staleRegistry` (`BLOCK`, the
 /// default, or `WARN`), `allowTollFree`, `allowCanada`, `allowCaribbean` and `callingWindow`
 /// (`"HH:MM-HH:MM"`, local to the called party). Unknown keys are ignored.
@@ -241,16 +249,16 @@ pub fn tenant_settings(json: &serde_json::Value) -> TenantSettings {
     let flag = |key: &str| json.get(key).and_then(serde_json::Value::as_bool).unwrap_or(false);
     TenantSettings {
         numbers: NumberPolicy {
-            allow_toll_free: flag("allowTollFree"),
-            allow_canada: flag("allowCanada"),
-            allow_caribbean: flag("allowCaribbean"),
+            allow_toll_free: flag(ALLOW_TOLL_FREE),
+            allow_canada: flag(ALLOW_CANADA),
+            allow_caribbean: flag(ALLOW_CARIBBEAN),
         },
-        stale_registry: match json.get("staleRegistry").and_then(serde_json::Value::as_str) {
-            Some("WARN") => StaleRegistryPolicy::Warn,
+        stale_registry: match json.get(STALE_REGISTRY).and_then(serde_json::Value::as_str) {
+            Some(WARN) => StaleRegistryPolicy::Warn,
             _ => StaleRegistryPolicy::Block,
         },
         calling_window: json
-            .get("callingWindow")
+            .get(CALLING_WINDOW)
             .and_then(serde_json::Value::as_str)
             .and_then(LocalHours::parse)
             .map(CallingWindow::every_day),

@@ -34,13 +34,33 @@ fn first_start_writes_a_private_secret_and_prints_a_working_admin_token() {
         .spawn()
         .expect("start outdial serve");
     let secret = dir.path().join("first.db.jwt-secret");
+    // Read what serve prints until the admin token line (or 20 s), then stop it.
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !secret.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut printed = Vec::new();
+    while !printed.iter().any(|l: &String| l.contains("Admin token")) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match received.recv_timeout(left) {
+            Ok(line) => printed.push(line),
+            Err(_) => break,
+        }
+    }
+    // The token itself is printed on the line after its label.
+    if let Ok(line) = received.recv_timeout(std::time::Duration::from_secs(2)) {
+        printed.push(line);
     }
     child.kill().ok();
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    child.wait().ok();
+    let stdout = printed.join("\n");
     assert!(secret.exists(), "no secret file; stdout: {stdout}");
     #[cfg(unix)]
     {

@@ -244,3 +244,39 @@ backend_tests! {
         assert_eq!(hits.load(Ordering::SeqCst), 2);
     }
 }
+
+backend_tests! {
+    async fn tenant_settings_change_the_verdicts(backend) {
+        let (app, _dir) = app_with_registry(backend).await;
+        let admin = token("acme", ADMIN);
+        app.graphql(Some(&admin), "mutation { recordConsent(input: {phoneNumber: \"4155552671\", kind: PRIOR_EXPRESS_WRITTEN, \
+            capturedAt: \"2026-06-01T00:00:00Z\"}) { id } }", json!({})).await.data();
+        // Months after the download, the copy of 415 is stale: blocked by default (a number with
+        // written consent is exempt from the National DNC, so this one has none).
+        let stale = check(&app, &admin, "4155552672", LATER).await;
+        assert!(codes(&stale).contains(&"NATIONAL_DNC".into()), "{stale}");
+
+        let update = "mutation($input: ComplianceSettingsInput!) { updateComplianceSettings(input: $input) \
+                      { staleRegistry callingWindowStart callingWindowEnd allowCanada } }";
+        let supervisor = token("acme", &["supervisor"]);
+        assert_eq!(app.graphql(Some(&supervisor), update, json!({"input": {"staleRegistry": "WARN"}})).await.code(), "FORBIDDEN");
+        let warned = app.graphql(Some(&admin), update, json!({"input": {"staleRegistry": "WARN"}})).await;
+        assert_eq!(warned.data()["updateComplianceSettings"]["staleRegistry"], "WARN");
+        let with_warning = app.graphql(Some(&admin), "query($n: String!, $at: DateTime) { complianceCheck(phoneNumber: $n, at: $at) \
+            { safeToCall warnings reasons { code } } }", json!({"n": "4155552672", "at": LATER})).await;
+        let verdict = &with_warning.data()["complianceCheck"];
+        assert_eq!(verdict["reasons"], json!([{"code": "NO_CONSENT_WIRELESS"}]), "{verdict}");
+        assert!(!verdict["warnings"].as_array().unwrap().is_empty(), "{verdict}");
+
+        // The tenant's own window narrows the rules' (11:00 in San Francisco is outside 12:00-16:00).
+        let window = app.graphql(Some(&admin), update, json!({"input": {"callingWindowStart": "12:00", "callingWindowEnd": "16:00"}})).await;
+        assert_eq!(window.data()["updateComplianceSettings"]["callingWindowStart"], "12:00");
+        assert_eq!(window.data()["updateComplianceSettings"]["staleRegistry"], "WARN", "other settings stay");
+        let narrowed = check(&app, &admin, "4155552671", LATER).await;
+        assert_eq!(codes(&narrowed), ["OUTSIDE_CALLING_HOURS"], "{narrowed}");
+        let half = app.graphql(Some(&admin), update, json!({"input": {"callingWindowStart": "12:00"}})).await;
+        assert_eq!(half.code(), "BAD_USER_INPUT");
+        let other = app.graphql(Some(&token("globex", ADMIN)), "{ complianceSettings { staleRegistry callingWindowStart } }", json!({})).await;
+        assert_eq!(other.data()["complianceSettings"], json!({"staleRegistry": "BLOCK", "callingWindowStart": null}));
+    }
+}

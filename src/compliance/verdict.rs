@@ -83,8 +83,9 @@ impl Reason {
     }
 }
 
-/// What a tenant does when its National DNC copy of an area code is older than allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// What a tenant does when its National DNC copy of an area code is older than allowed
+/// (GraphQL `StaleRegistryPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, async_graphql::Enum)]
 pub enum StaleRegistryPolicy {
     /// `NATIONAL_DNC`: the number cannot be checked against a fresh copy (the default).
     #[default]

@@ -1,9 +1,10 @@
 //! The compliance gate in GraphQL: `complianceCheck` and `validateContacts` (every verdict is
 //! audited), the internal DNC list, the consent ledger, and the DNC registry's status.
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use entity::{campaign, consent};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 use super::ApiState;
@@ -13,8 +14,10 @@ use crate::clock::{local_day_start, next_local_day_start};
 use crate::compliance::consent::{ConsentKind, EbrBasis};
 use crate::compliance::line_type::LineType;
 use crate::compliance::number;
-use crate::compliance::verdict::{ReasonCode, Verdict};
+use crate::compliance::verdict::{ReasonCode, StaleRegistryPolicy, Verdict};
+use crate::compliance::windows::LocalHours;
 use crate::error::{DomainError, DomainResult};
+use crate::gate;
 use crate::store::PageRequest;
 use crate::store::compliance::{NewConsent, Purpose};
 
@@ -227,6 +230,90 @@ pub struct ConsentInput {
     ebr_basis: Option<EbrBasis>,
 }
 
+/// A tenant's compliance settings.
+#[derive(SimpleObject)]
+pub struct ComplianceSettings {
+    /// What a National DNC copy older than 31 days does: BLOCK (the default) or WARN.
+    stale_registry: StaleRegistryPolicy,
+    allow_toll_free: bool,
+    /// Canadian numbers (outdial holds no Canadian DNCL: off by default).
+    allow_canada: bool,
+    /// Caribbean NANP countries (international calls: off by default).
+    allow_caribbean: bool,
+    /// The tenant's own calling window, local to the called party (`HH:MM`), inside the rules'.
+    calling_window_start: Option<String>,
+    calling_window_end: Option<String>,
+}
+
+impl From<&serde_json::Value> for ComplianceSettings {
+    fn from(json: &serde_json::Value) -> Self {
+        let settings = gate::tenant_settings(json);
+        let window = json.get(gate::CALLING_WINDOW).and_then(|w| w.as_str()).and_then(|w| w.split_once('-'));
+        ComplianceSettings {
+            stale_registry: settings.stale_registry,
+            allow_toll_free: settings.numbers.allow_toll_free,
+            allow_canada: settings.numbers.allow_canada,
+            allow_caribbean: settings.numbers.allow_caribbean,
+            calling_window_start: window.map(|(start, _)| start.to_owned()),
+            calling_window_end: window.map(|(_, end)| end.to_owned()),
+        }
+    }
+}
+
+/// Changes to the compliance settings; omitted fields stay as they are.
+#[derive(InputObject)]
+pub struct ComplianceSettingsInput {
+    stale_registry: Option<StaleRegistryPolicy>,
+    allow_toll_free: Option<bool>,
+    allow_canada: Option<bool>,
+    allow_caribbean: Option<bool>,
+    /// `HH:MM`; give both ends, or both null to drop the tenant's window.
+    calling_window_start: MaybeUndefined<String>,
+    calling_window_end: MaybeUndefined<String>,
+}
+
+impl ComplianceSettingsInput {
+    fn into_changes(self) -> DomainResult<serde_json::Map<String, serde_json::Value>> {
+        let mut changes = serde_json::Map::new();
+        if let Some(policy) = self.stale_registry {
+            let name = if policy == StaleRegistryPolicy::Warn { "WARN" } else { "BLOCK" };
+            changes.insert(gate::STALE_REGISTRY.into(), json!(name));
+        }
+        for (key, value) in [
+            (gate::ALLOW_TOLL_FREE, self.allow_toll_free),
+            (gate::ALLOW_CANADA, self.allow_canada),
+            (gate::ALLOW_CARIBBEAN, self.allow_caribbean),
+        ] {
+            if let Some(value) = value {
+                changes.insert(key.into(), json!(value));
+            }
+        }
+        match (self.calling_window_start, self.calling_window_end) {
+            (MaybeUndefined::Undefined, MaybeUndefined::Undefined) => {}
+            (MaybeUndefined::Null, MaybeUndefined::Null) => {
+                changes.insert(gate::CALLING_WINDOW.into(), serde_json::Value::Null);
+            }
+            (MaybeUndefined::Value(start), MaybeUndefined::Value(end)) => {
+                let window = format!("{}-{}", start.trim(), end.trim());
+                if LocalHours::parse(&window).is_none() || start.trim() >= end.trim() {
+                    return Err(DomainError::bad_input(
+                        "callingWindowStart",
+                        "the calling window is HH:MM to a later HH:MM",
+                    ));
+                }
+                changes.insert(gate::CALLING_WINDOW.into(), json!(window));
+            }
+            _ => {
+                return Err(DomainError::bad_input(
+                    "callingWindowStart",
+                    "give callingWindowStart and callingWindowEnd together",
+                ));
+            }
+        }
+        Ok(changes)
+    }
+}
+
 #[derive(Default)]
 pub struct ComplianceQuery;
 
@@ -251,6 +338,14 @@ impl ComplianceQuery {
             .check(&caller.tenant, &[phone_number], at.unwrap_or(now), campaign.as_ref(), Purpose::Check, now)
             .await?;
         verdicts.into_iter().next().map(ComplianceVerdict::from).ok_or_else(|| anyhow::anyhow!("no verdict").into())
+    }
+
+    /// The tenant's compliance settings.
+    #[graphql(guard = "Access::Staff")]
+    async fn compliance_settings(&self, ctx: &Context<'_>) -> DomainResult<ComplianceSettings> {
+        let caller = caller(ctx)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        Ok(ComplianceSettings::from(&api.store.tenant_settings(&caller.tenant).await?))
     }
 
     /// The DNC lists held (the National registry and imported state lists), how fresh they are,
@@ -367,6 +462,20 @@ impl ComplianceMutation {
         let api = ctx.data_unchecked::<ApiState>();
         let numbers = parse_numbers("phoneNumbers", &phone_numbers)?;
         api.store.compliance().remove_dnc(&caller.tenant, &numbers, &caller.user, api.clock.now()).await
+    }
+
+    /// Changes the tenant's compliance settings (admins only).
+    #[graphql(guard = "Access::Admin")]
+    async fn update_compliance_settings(
+        &self,
+        ctx: &Context<'_>,
+        input: ComplianceSettingsInput,
+    ) -> DomainResult<ComplianceSettings> {
+        let caller = caller(ctx)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        let changes = input.into_changes()?;
+        let settings = api.store.update_tenant_settings(&caller.tenant, changes, api.clock.now()).await?;
+        Ok(ComplianceSettings::from(&settings))
     }
 
     /// Records a consent to be called.

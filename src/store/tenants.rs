@@ -2,13 +2,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::tenant;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, Set};
 
 use super::TenantId;
+use crate::error::DomainResult;
 
 /// The zone of a new tenant until it sets its own.
 pub const DEFAULT_TIME_ZONE: &str = "America/New_York";
-use crate::error::DomainResult;
 
 /// Makes sure the tenant row exists (rows of other tables reference it).
 pub(crate) async fn ensure<C: ConnectionTrait>(db: &C, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<()> {
@@ -26,6 +26,28 @@ pub(crate) async fn ensure<C: ConnectionTrait>(db: &C, tenant: &TenantId, now: D
 }
 
 impl super::Store {
+    /// Sets keys of the tenant's product settings (others stay) and returns them all.
+    pub async fn update_tenant_settings(
+        &self,
+        tenant: &TenantId,
+        changes: serde_json::Map<String, serde_json::Value>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<serde_json::Value> {
+        let txn = self.write().await?;
+        ensure(&txn, tenant, now).await?;
+        let row = tenant::Entity::find_by_id(tenant.as_str())
+            .one(&txn)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("tenant row vanished inside its transaction"))?;
+        let mut settings = row.settings.as_object().cloned().unwrap_or_default();
+        settings.extend(changes);
+        let mut row: tenant::ActiveModel = row.into();
+        row.settings = Set(serde_json::Value::Object(settings));
+        let updated = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(updated.settings)
+    }
+
     /// The tenant's product settings (`{}` for a tenant with no row yet).
     pub async fn tenant_settings(&self, tenant: &TenantId) -> DomainResult<serde_json::Value> {
         let row = tenant::Entity::find_by_id(tenant.as_str()).one(&self.db).await?;
