@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use super::CrmError;
+use super::{CrmError, ExternalId};
 
 /// Longest CRM message kept in an error.
 const MAX_MESSAGE: usize = 300;
@@ -64,6 +64,15 @@ pub(crate) fn by_status(status: u16, headers: &HeaderMap, message: String) -> Cr
         500..=599 => CrmError::Unavailable(format!("HTTP {status}: {message}")),
         _ => CrmError::BadRequest(format!("HTTP {status}: {message}")),
     }
+}
+
+/// The id of a record a create answered with (`{"id": ...}`), or `Unavailable` naming `what`.
+pub(crate) fn created_id(answer: &serde_json::Value, what: &str) -> Result<ExternalId, CrmError> {
+    answer
+        .get("id")
+        .and_then(serde_json::Value::as_str)
+        .map(ExternalId::from)
+        .ok_or_else(|| CrmError::Unavailable(format!("{what} create answered without id")))
 }
 
 #[cfg(test)]

@@ -295,10 +295,7 @@ impl CrmConnector for HubSpot {
                 return Ok(existing);
             }
             let v = self.call(Method::POST, &self.objects("calls"), &[], Some(&self.call_body(activity))).await?;
-            v.get("id")
-                .and_then(Value::as_str)
-                .map(ExternalId::from)
-                .ok_or_else(|| CrmError::Unavailable("call create answered without id".to_owned()))
+            http::created_id(&v, "call")
         })
         .await
     }

@@ -342,10 +342,7 @@ impl CrmConnector for Salesforce {
             let v = self
                 .call(Method::POST, &self.data_path("sobjects/Task/"), &[], Some(&self.task_body(activity)))
                 .await?;
-            v.get("id")
-                .and_then(Value::as_str)
-                .map(ExternalId::from)
-                .ok_or_else(|| CrmError::Unavailable("Task create answered without id".to_owned()))
+            http::created_id(&v, "Task")
         })
         .await
     }
