@@ -10,11 +10,13 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::events::{CallEventSink, EventBus};
 use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::graphql::{ApiState, build_schema};
 use crate::http::{HttpState, router};
 use crate::store::Store;
+use crate::telephony::webhook::{WebhookState, WebhookVerifier};
 
 /// How often a running server looks for a new DNC snapshot.
 const DNC_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -37,12 +39,25 @@ impl App {
         let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
         let floor = Arc::new(Floor::new(store.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
-        let api = ApiState { store, clock, floor, gate };
+        let bus = EventBus::default();
+        let api = ApiState { store, clock, floor, gate, bus };
+        let webhooks = match &config.telnyx_public_key {
+            Some(key) => Some(WebhookState {
+                verifier: Arc::new(WebhookVerifier::from_base64(key)?),
+                sink: Arc::new(CallEventSink {
+                    store: api.store.clone(),
+                    bus: api.bus.clone(),
+                    clock: api.clock.clone(),
+                }),
+                clock: api.clock.clone(),
+            }),
+            None => None,
+        };
         let schema = build_schema(api.clone());
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
             listener,
-            state: HttpState { schema, api, verifier: Arc::new(verifier) },
+            state: HttpState { schema, api, verifier: Arc::new(verifier), webhooks },
             shutdown: CancellationToken::new(),
             generated_secret,
         })

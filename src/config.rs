@@ -60,6 +60,11 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_TELNYX_API_KEY", hide_env_values = true, value_parser = any_secret)]
     pub telnyx_api_key: Option<SecretString>,
 
+    /// The Telnyx account's public key (base64, from the portal): `POST /webhooks/telnyx` is served
+    /// only when it is set, and every webhook's Ed25519 signature is checked against it.
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_PUBLIC_KEY")]
+    pub telnyx_public_key: Option<String>,
+
     /// Base URL of the Telnyx API.
     #[arg(long, global = true, env = "OUTDIAL_TELNYX_API_URL", default_value = "https://api.telnyx.com")]
     pub telnyx_api_url: String,
@@ -106,6 +111,7 @@ impl Config {
             wireless_blocks: None,
             ported_numbers: None,
             telnyx_api_key: None,
+            telnyx_public_key: None,
             telnyx_api_url: "https://api.telnyx.com".into(),
             carrier: CarrierKind::Simulated,
             log: "info".into(),

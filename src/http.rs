@@ -17,6 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::auth::{AuthError, Caller, Verifier};
 use crate::error::DomainError;
 use crate::graphql::{Api, ApiState, attach_caller, error_response};
+use crate::telephony::webhook::WebhookState;
 
 /// Requests carry up to 16 MiB (10,000 contacts in one `addContacts`).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -26,15 +27,20 @@ pub struct HttpState {
     pub schema: Api,
     pub api: ApiState,
     pub verifier: Arc<Verifier>,
+    /// `POST /webhooks/telnyx`, when the Telnyx public key is configured.
+    pub webhooks: Option<WebhookState>,
 }
 
 pub fn router(state: HttpState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
+    let webhooks = state.webhooks.clone().map(crate::telephony::webhook::router).unwrap_or_default();
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/graphql/ws", get(graphql_ws))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .with_state(state)
+        .merge(webhooks)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -42,7 +48,6 @@ pub fn router(state: HttpState) -> Router {
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
-        .with_state(state)
 }
 
 async fn graphiql() -> Html<String> {

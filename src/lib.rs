@@ -12,6 +12,7 @@ pub mod contact_import;
 pub mod crm;
 pub mod dialer;
 pub mod error;
+pub mod events;
 pub mod floor;
 pub mod gate;
 pub mod graphql;

@@ -5,9 +5,8 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Backend, fresh_database};
+use common::{Backend, fresh_database, safe};
 use outdial::campaign::{CampaignSettings, DialerMode};
-use outdial::compliance::verdict::{DataVersions, Verdict};
 use outdial::config::Config;
 use outdial::error::DomainError;
 use outdial::store::calls::{NewCall, Recorded};
@@ -42,24 +41,6 @@ async fn fixture(backend: Backend) -> Fixture {
     let settings = CampaignSettings::defaults("Spring".into(), DialerMode::Predictive);
     let campaign = store.campaigns().create(&tenant, &settings, &[list.id], now).await.unwrap().id;
     Fixture { store, tenant, campaign, contact, _dir: dir }
-}
-
-fn safe(number: &str) -> Verdict {
-    Verdict {
-        phone_number: number.into(),
-        safe_to_call: true,
-        reasons: vec![],
-        warnings: vec![],
-        timezones: vec![chrono_tz::America::New_York],
-        jurisdictions: vec!["US-NY".into()],
-        line_type: None,
-        next_safe_call_time: None,
-        versions: DataVersions {
-            rules: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-            places: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
-            national_dnc: None,
-        },
-    }
 }
 
 fn event(call: i64, id: &str, at: DateTime<Utc>, kind: CarrierEventKind) -> CarrierEvent {

@@ -3,6 +3,7 @@
 //! is attached by the HTTP and WebSocket handlers, never shared across requests or tenants.
 
 mod agents;
+mod calls;
 mod campaigns;
 mod compliance;
 mod connection;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::error::DomainError;
+use crate::events::EventBus;
 use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::store::Store;
@@ -30,6 +32,7 @@ pub struct Query(
     contacts::ContactQuery,
     agents::AgentQuery,
     compliance::ComplianceQuery,
+    calls::CallQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -41,18 +44,19 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(session::SessionSubscription);
+pub struct Subscription(session::SessionSubscription, calls::CallSubscription);
 
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
-/// What every resolver may use: the store, the clock, the live floor (the ACD boards) and the
-/// compliance gate.
+/// What every resolver may use: the store, the clock, the live floor (the ACD boards), the
+/// compliance gate and the event bus.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
     pub clock: SharedClock,
     pub floor: Arc<Floor>,
     pub gate: Arc<Gate>,
+    pub bus: EventBus,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {

@@ -202,7 +202,7 @@ impl Calls<'_> {
     }
 }
 
-fn kind_name(kind: &CarrierEventKind) -> &'static str {
+pub fn kind_name(kind: &CarrierEventKind) -> &'static str {
     match kind {
         CarrierEventKind::Initiated => "call.initiated",
         CarrierEventKind::Ringing => "call.ringing",

@@ -265,3 +265,19 @@ macro_rules! backend_tests {
         )+
     };
 }
+
+/// A verdict that lets the dial path write a call (for tests that need call rows).
+pub fn safe(number: &str) -> outdial::compliance::verdict::Verdict {
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).expect("date");
+    outdial::compliance::verdict::Verdict {
+        phone_number: number.into(),
+        safe_to_call: true,
+        reasons: vec![],
+        warnings: vec![],
+        timezones: vec![chrono_tz::America::New_York],
+        jurisdictions: vec!["US-NY".into()],
+        line_type: None,
+        next_safe_call_time: None,
+        versions: outdial::compliance::verdict::DataVersions { rules: day, places: day, national_dnc: None },
+    }
+}

@@ -1,0 +1,133 @@
+//! Telnyx webhooks end to end: signed events posted to the real server are stored once,
+//! move their call forward, and reach `callEvents` subscribers; forged ones are refused. On
+//! SQLite and PostgreSQL.
+
+mod common;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{Backend, TestApp, WsEvent, safe, spawn_app_with, token};
+use ed25519_dalek::{Signer, SigningKey};
+use outdial::store::calls::NewCall;
+use outdial::store::{Store, TenantId};
+use outdial::telephony::{CallId, ClientState};
+use serde_json::{Value, json};
+
+const ADMIN: &[&str] = &["admin"];
+
+struct Telnyx {
+    key: SigningKey,
+    http: reqwest::Client,
+    url: String,
+}
+
+impl Telnyx {
+    fn event(call: i64, event_type: &str, id: &str, at: &str, extra: Value) -> String {
+        let mut payload = json!({"call_control_id": format!("v3:{call}"), "call_leg_id": "leg", "call_session_id": "s",
+            "client_state": ClientState::customer(CallId(call)).encode(), "from": "+12125550100", "to": "+12124567890"});
+        payload.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+        json!({"data": {"record_type": "event", "event_type": event_type, "id": id, "occurred_at": at, "payload": payload}})
+            .to_string()
+    }
+
+    async fn post(&self, body: &str, key: &SigningKey) -> u16 {
+        let timestamp = chrono::Utc::now().timestamp();
+        let signature = BASE64.encode(key.sign(format!("{timestamp}|{body}").as_bytes()).to_bytes());
+        let response = self
+            .http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("telnyx-timestamp", timestamp.to_string())
+            .header("telnyx-signature-ed25519", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        response.status().as_u16()
+    }
+}
+
+async fn dialed_call(app: &TestApp, admin: &str) -> (String, i64) {
+    let list = app.create_list(admin, "List", &["2124567890"]).await;
+    let campaign = app.create_campaign(admin, "Spring", &list).await;
+    let contacts = app
+        .graphql(Some(admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
+        .await;
+    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
+    let store = Store::connect(&app.config).await.unwrap();
+    let new = NewCall {
+        campaign_id: campaign.parse().unwrap(),
+        contact_id: contact,
+        attempt: 1,
+        carrier: "telnyx",
+        from_number: "+12125550100".into(),
+        to_number: "+12124567890".into(),
+    };
+    let call = store
+        .calls()
+        .create_dialed(&TenantId::new("acme"), new, &safe("+12124567890"), chrono::Utc::now())
+        .await
+        .unwrap();
+    (campaign, call.id)
+}
+
+async fn run(backend: Backend) {
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    let public = BASE64.encode(key.verifying_key().to_bytes());
+    let app = spawn_app_with(backend, |config| config.telnyx_public_key = Some(public.clone())).await;
+    let admin = token("acme", ADMIN);
+    let (campaign, call) = dialed_call(&app, &admin).await;
+    let telnyx = Telnyx { key, http: reqwest::Client::new(), url: format!("{}/webhooks/telnyx", app.address) };
+
+    let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
+    assert!(matches!(ws.next().await, WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+    ws.subscribe(
+        "1",
+        "subscription($c: ID!) { callEvents(campaignId: $c) { kind missed call { id state outcome } } }",
+        json!({"c": campaign}),
+    )
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    let answered = Telnyx::event(call, "call.answered", "evt-1", "2026-11-24T15:00:08Z", json!({}));
+    assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
+    let WsEvent::Json(first) = ws.next().await else { panic!("closed") };
+    assert_eq!(first["payload"]["data"]["callEvents"]["kind"], "call.answered", "{first}");
+    assert_eq!(first["payload"]["data"]["callEvents"]["call"]["state"], "ANSWERED");
+
+    // A redelivery is taken (200) and changes nothing; a forged event is refused.
+    assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
+    let forger = SigningKey::generate(&mut rand_core::OsRng);
+    let forged =
+        Telnyx::event(call, "call.hangup", "evt-9", "2026-11-24T15:00:09Z", json!({"hangup_cause": "normal_clearing"}));
+    assert_eq!(telnyx.post(&forged, &forger).await, 401);
+
+    let hangup =
+        Telnyx::event(call, "call.hangup", "evt-2", "2026-11-24T15:00:12Z", json!({"hangup_cause": "normal_clearing"}));
+    assert_eq!(telnyx.post(&hangup, &telnyx.key).await, 200);
+    let WsEvent::Json(second) = ws.next().await else { panic!("closed") };
+    assert_eq!(
+        second["payload"]["data"]["callEvents"]["kind"], "call.hangup",
+        "the duplicate published nothing: {second}"
+    );
+    assert_eq!(second["payload"]["data"]["callEvents"]["call"]["outcome"], "ABANDONED");
+
+    let query = "query($c: ID!) { calls(campaignId: $c) { totalCount edges { node { state outcome durationSeconds events { kind } } } } }";
+    let calls = app.graphql(Some(&admin), query, json!({"c": campaign})).await;
+    let node = &calls.data()["calls"]["edges"][0]["node"];
+    assert_eq!(node["state"], "ENDED");
+    assert_eq!(node["durationSeconds"], 4);
+    assert_eq!(node["events"], json!([{"kind": "call.answered"}, {"kind": "call.hangup"}]));
+    let foreign = app.graphql(Some(&token("globex", ADMIN)), query, json!({"c": campaign})).await;
+    assert_eq!(foreign.code(), "NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    run(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    run(Backend::Postgres).await
+}
