@@ -137,7 +137,12 @@ pub struct CampaignChanges {
 }
 
 /// The outcome tags a campaign gets when none are given.
-pub const DEFAULT_OUTCOME_TAGS: [&str; 5] = ["sale", "not_interested", "callback", "do_not_call", "wrong_number"];
+pub const DEFAULT_OUTCOME_TAGS: [&str; 5] = ["sale", "not_interested", CALLBACK, DO_NOT_CALL, "wrong_number"];
+
+/// The outcome tag that schedules a call back at the agent's chosen time.
+pub const CALLBACK: &str = "callback";
+/// The outcome tag that puts the number on the tenant's internal DNC list.
+pub const DO_NOT_CALL: &str = "do_not_call";
 
 /// The regulatory ceiling of the abandonment rate (16 CFR 310.4(b)(4)(i); 47 CFR 64.1200(a)(7)).
 pub const MAX_ABANDON_RATE: f64 = 0.03;

@@ -16,7 +16,7 @@ use tokio::sync::Mutex;
 
 use crate::acd::{
     AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, Decision, LiveCall,
-    SkillLevel, StateChange, route,
+    SkillLevel, StateChange, Status, route,
 };
 use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
@@ -168,6 +168,20 @@ impl Floor {
                 self.store.agents().set_state(tenant, offer.agent.0, transition.to, None, now).await?;
             }
             Ok(decision)
+        })
+        .await
+    }
+
+    /// Ends an agent's wrap-up of `call` (its disposition is in): AVAILABLE again. An agent not
+    /// wrapping up that call (the timeout already ended it, or it went away) is left as it is.
+    pub async fn end_wrap_up(&self, tenant: &TenantId, agent: i64, call: i64, now: DateTime<Utc>) -> DomainResult<()> {
+        self.with_board(tenant, now, async |floor| {
+            let status = floor.board.agent(AgentId(agent), now).map(|view| view.status);
+            if matches!(status, Some(Status::WrapUp { call: wrapping, .. }) if wrapping.0 == call) {
+                let transition = floor.board.set_state(AgentId(agent), StateChange::Available, now)?;
+                self.store.agents().set_state(tenant, agent, transition.to, None, now).await?;
+            }
+            Ok(())
         })
         .await
     }

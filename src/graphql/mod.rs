@@ -41,6 +41,7 @@ pub struct Mutation(
     contacts::ContactMutation,
     agents::AgentMutation,
     compliance::ComplianceMutation,
+    calls::CallMutation,
 );
 
 #[derive(MergedSubscription, Default)]

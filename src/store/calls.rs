@@ -5,10 +5,10 @@
 use chrono::{DateTime, Utc};
 use entity::{call, call_event, contact};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::json;
 
-use super::compliance::{Purpose, insert_audit};
+use super::compliance::{self, Purpose, insert_audit};
 use super::{Page, PageRequest, Store, TenantId, page};
 use crate::compliance::verdict::Verdict;
 use crate::error::{DomainError, DomainResult};
@@ -52,6 +52,26 @@ pub struct NewCall {
     pub carrier: &'static str,
     pub from_number: String,
     pub to_number: String,
+}
+
+/// What a disposition does to the contact.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DispositionEffect {
+    /// Call again at this time (the agent's choice).
+    Callback(DateTime<Utc>),
+    /// Never call again: the number goes on the internal DNC list.
+    DoNotCall,
+    /// The contact is finished.
+    Done,
+}
+
+/// An agent's disposition of a call.
+#[derive(Clone, Debug)]
+pub struct Disposition {
+    /// The campaign's outcome tag.
+    pub tag: String,
+    pub notes: Option<String>,
+    pub effect: DispositionEffect,
 }
 
 /// What storing a carrier event did.
@@ -170,12 +190,69 @@ impl Calls<'_> {
         Ok(Recorded::New(Box::new(updated)))
     }
 
+    /// Records which agent took the call (when the ACD offered it).
+    pub async fn assign_agent(&self, tenant: &TenantId, call: i64, agent: i64) -> DomainResult<call::Model> {
+        let txn = self.0.write().await?;
+        let mut row: call::ActiveModel = find(&txn, tenant, call).await?.into();
+        row.agent_id = Set(Some(agent));
+        let updated = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
+    /// An agent's disposition of a call that reached it and has ended: the call's tag and notes,
+    /// and what it means for the contact (a callback time, the internal DNC list, or done), all
+    /// in one transaction. A call is dispositioned once (`CONFLICT` after).
+    pub async fn disposition(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        disposition: Disposition,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> DomainResult<call::Model> {
+        let txn = self.0.write().await?;
+        let current = find(&txn, tenant, id).await?;
+        if current.bridged_at.is_none() {
+            return Err(DomainError::conflict("only a call that reached an agent takes a disposition"));
+        }
+        if current.ended_at.is_none() {
+            return Err(DomainError::conflict("the call is still connected: disposition it when it ends"));
+        }
+        if current.disposition.is_some() {
+            return Err(DomainError::conflict("the call already has a disposition"));
+        }
+        let (status, next_attempt) = match &disposition.effect {
+            DispositionEffect::Callback(at) => ("CALLBACK", Some(*at)),
+            DispositionEffect::DoNotCall => ("DNC", None),
+            DispositionEffect::Done => ("DONE", None),
+        };
+        if disposition.effect == DispositionEffect::DoNotCall {
+            let reason = format!("disposition of call {id}");
+            compliance::add_dnc_in(&txn, tenant, std::slice::from_ref(&current.to_number), Some(&reason), by, now)
+                .await?;
+        }
+        contact::Entity::update_many()
+            .col_expr(contact::Column::Status, Expr::value(status))
+            .col_expr(contact::Column::NextAttemptAt, Expr::value(next_attempt))
+            .filter(contact::Column::TenantId.eq(tenant.as_str()))
+            .filter(contact::Column::Id.eq(current.contact_id))
+            .exec(&txn)
+            .await?;
+        let mut row: call::ActiveModel = current.into();
+        row.disposition = Set(Some(disposition.tag));
+        row.notes = Set(disposition.notes);
+        if let DispositionEffect::Callback(at) = disposition.effect {
+            row.outcome = Set(Some("CALLBACK".into()));
+            row.callback_at = Set(Some(at));
+        }
+        let updated = row.update(&txn).await?;
+        txn.commit().await?;
+        Ok(updated)
+    }
+
     pub async fn get(&self, tenant: &TenantId, id: i64) -> DomainResult<call::Model> {
-        call::Entity::find_by_id(id)
-            .filter(call::Column::TenantId.eq(tenant.as_str()))
-            .one(&self.0.db)
-            .await?
-            .ok_or(DomainError::NotFound("call"))
+        find(&self.0.db, tenant, id).await
     }
 
     pub async fn list(
@@ -200,6 +277,14 @@ impl Calls<'_> {
             .all(&self.0.db)
             .await?)
     }
+}
+
+async fn find(db: &impl ConnectionTrait, tenant: &TenantId, id: i64) -> DomainResult<call::Model> {
+    call::Entity::find_by_id(id)
+        .filter(call::Column::TenantId.eq(tenant.as_str()))
+        .one(db)
+        .await?
+        .ok_or(DomainError::NotFound("call"))
 }
 
 pub fn kind_name(kind: &CarrierEventKind) -> &'static str {

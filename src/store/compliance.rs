@@ -100,35 +100,7 @@ impl ComplianceRecords<'_> {
     ) -> DomainResult<u64> {
         let txn = self.0.write().await?;
         tenants::ensure(&txn, tenant, now).await?;
-        let mut added = dnc_number::Entity::update_many()
-            .col_expr(dnc_number::Column::RemovedAt, Expr::value(Option::<DateTime<Utc>>::None))
-            .col_expr(dnc_number::Column::RemovedBy, Expr::value(Option::<String>::None))
-            .col_expr(dnc_number::Column::CreatedAt, Expr::value(now))
-            .col_expr(dnc_number::Column::AddedBy, Expr::value(added_by))
-            .col_expr(dnc_number::Column::Reason, Expr::value(reason.map(str::to_owned)))
-            .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
-            .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
-            .filter(dnc_number::Column::RemovedAt.is_not_null())
-            .exec(&txn)
-            .await?
-            .rows_affected;
-        for chunk in numbers.chunks(BATCH) {
-            let rows = chunk.iter().map(|number| dnc_number::ActiveModel {
-                tenant_id: Set(tenant.as_str().to_owned()),
-                phone_number: Set(number.clone()),
-                reason: Set(reason.map(str::to_owned)),
-                added_by: Set(added_by.to_owned()),
-                created_at: Set(now),
-                removed_at: Set(None),
-                removed_by: Set(None),
-                ..Default::default()
-            });
-            let on_conflict = OnConflict::columns([dnc_number::Column::TenantId, dnc_number::Column::PhoneNumber])
-                .do_nothing()
-                .to_owned();
-            added +=
-                dnc_number::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(&txn).await?;
-        }
+        let added = add_dnc_in(&txn, tenant, numbers, reason, added_by, now).await?;
         txn.commit().await?;
         Ok(added)
     }
@@ -393,6 +365,47 @@ impl ComplianceRecords<'_> {
         txn.commit().await?;
         Ok(())
     }
+}
+
+/// Adds numbers to the internal DNC list inside the caller's transaction (see
+/// [`ComplianceRecords::add_dnc`]).
+pub(super) async fn add_dnc_in(
+    db: &impl ConnectionTrait,
+    tenant: &TenantId,
+    numbers: &[String],
+    reason: Option<&str>,
+    added_by: &str,
+    now: DateTime<Utc>,
+) -> DomainResult<u64> {
+    let mut added = dnc_number::Entity::update_many()
+        .col_expr(dnc_number::Column::RemovedAt, Expr::value(Option::<DateTime<Utc>>::None))
+        .col_expr(dnc_number::Column::RemovedBy, Expr::value(Option::<String>::None))
+        .col_expr(dnc_number::Column::CreatedAt, Expr::value(now))
+        .col_expr(dnc_number::Column::AddedBy, Expr::value(added_by))
+        .col_expr(dnc_number::Column::Reason, Expr::value(reason.map(str::to_owned)))
+        .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
+        .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
+        .filter(dnc_number::Column::RemovedAt.is_not_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    for chunk in numbers.chunks(BATCH) {
+        let rows = chunk.iter().map(|number| dnc_number::ActiveModel {
+            tenant_id: Set(tenant.as_str().to_owned()),
+            phone_number: Set(number.clone()),
+            reason: Set(reason.map(str::to_owned)),
+            added_by: Set(added_by.to_owned()),
+            created_at: Set(now),
+            removed_at: Set(None),
+            removed_by: Set(None),
+            ..Default::default()
+        });
+        let on_conflict = OnConflict::columns([dnc_number::Column::TenantId, dnc_number::Column::PhoneNumber])
+            .do_nothing()
+            .to_owned();
+        added += dnc_number::Entity::insert_many(rows).on_conflict(on_conflict).exec_without_returning(db).await?;
+    }
+    Ok(added)
 }
 
 /// Appends verdicts to the audit inside the caller's transaction (the dial path writes the

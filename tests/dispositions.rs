@@ -1,0 +1,134 @@
+//! `dispositionCall` end to end on SQLite and PostgreSQL: only the agent who took a call (or a
+//! supervisor) dispositions it, once, after it ended, with one of the campaign's outcome tags;
+//! a callback schedules the contact, `do_not_call` lists the number at once.
+
+mod common;
+
+use chrono::{TimeDelta, Utc};
+use common::{Backend, safe, spawn_app, token, token_with};
+use outdial::store::calls::NewCall;
+use outdial::store::{Store, TenantId};
+use outdial::telephony::{CallId, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
+use serde_json::json;
+
+const DISPOSITION: &str = "mutation($id: ID!, $outcome: String!, $notes: String, $at: DateTime) { \
+                           dispositionCall(callId: $id, outcome: $outcome, notes: $notes, callbackAt: $at) \
+                           { disposition outcome } }";
+
+/// A call to the list's contact `attempt`, taken by `agent`, connected and ended.
+async fn talked_call(store: &Store, campaign: i64, contact: i64, agent: i64, attempt: i32) -> i64 {
+    let tenant = TenantId::new("acme");
+    let now = Utc::now();
+    let new = NewCall {
+        campaign_id: campaign,
+        contact_id: contact,
+        attempt,
+        carrier: "simulated",
+        from_number: "+12125550100".into(),
+        to_number: "+12124567890".into(),
+    };
+    let call = store.calls().create_dialed(&tenant, new, &safe("+12124567890"), now).await.unwrap();
+    store.calls().assign_agent(&tenant, call.id, agent).await.unwrap();
+    let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
+    for (n, kind) in [CarrierEventKind::Answered, CarrierEventKind::Bridged, hangup].into_iter().enumerate() {
+        let event = CarrierEvent {
+            event_id: format!("{}-{n}", call.id),
+            occurred_at: now + TimeDelta::seconds(n as i64 * 30),
+            call: Some(CallId(call.id)),
+            leg: CallLeg::default(),
+            call_control_id: format!("v3:{}", call.id),
+            call_session_id: "s".into(),
+            kind,
+        };
+        store.calls().record_event(&event, now).await.unwrap();
+    }
+    call.id
+}
+
+async fn run(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = token("acme", &["admin"]);
+    let list = app.create_list(&admin, "List", &["2124567890"]).await;
+    let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
+    let contacts = app
+        .graphql(Some(&admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
+        .await;
+    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
+    let ada: i64 = app.create_agent(&admin, "Ada").await.parse().unwrap();
+    let bob: i64 = app.create_agent(&admin, "Bob").await.parse().unwrap();
+    let store = Store::connect(&app.config).await.unwrap();
+    let first = talked_call(&store, campaign, contact, ada, 1).await;
+    let (ada_token, bob_token) =
+        (token_with("acme", &["agent"], Some(ada), 600), token_with("acme", &["agent"], Some(bob), 600));
+    let dispose = |token: &str, outcome: &str, at: Option<String>| {
+        let (app, token, outcome) = (&app, token.to_owned(), outcome.to_owned());
+        async move {
+            app.graphql(
+                Some(&token),
+                DISPOSITION,
+                json!({"id": first, "outcome": outcome, "notes": "asked us to call back", "at": at}),
+            )
+            .await
+        }
+    };
+
+    assert_eq!(dispose(&bob_token, "sale", None).await.code(), "NOT_FOUND", "not Bob's call");
+    assert_eq!(dispose(&ada_token, "maybe", None).await.code(), "BAD_USER_INPUT", "not a tag of the campaign");
+    assert_eq!(dispose(&ada_token, "callback", None).await.code(), "BAD_USER_INPUT", "a callback needs its time");
+    let later = (Utc::now() + TimeDelta::days(2)).to_rfc3339();
+    let done = dispose(&ada_token, "Callback", Some(later.clone())).await;
+    assert_eq!(done.data()["dispositionCall"], json!({"disposition": "callback", "outcome": "CALLBACK"}));
+    assert_eq!(dispose(&ada_token, "sale", None).await.code(), "CONFLICT", "dispositioned once");
+    let contact_state = app
+        .graphql(
+            Some(&admin),
+            "query($id: ID!) { contact(id: $id) { status nextAttemptAt attempts } }",
+            json!({"id": contact}),
+        )
+        .await;
+    assert_eq!(contact_state.data()["contact"]["status"], "CALLBACK");
+    assert!(contact_state.data()["contact"]["nextAttemptAt"].is_string());
+
+    // do_not_call lists the number from this moment.
+    let second = talked_call(&store, campaign, contact, ada, 2).await;
+    let dnc = app.graphql(Some(&ada_token), DISPOSITION, json!({"id": second, "outcome": "do_not_call"})).await;
+    assert_eq!(dnc.data()["dispositionCall"]["disposition"], "do_not_call");
+    let check = app
+        .graphql(
+            Some(&admin),
+            "query($at: DateTime) { complianceCheck(phoneNumber: \"2124567890\", at: $at) { reasons { code } } }",
+            json!({"at": (Utc::now() + TimeDelta::minutes(1)).to_rfc3339()}),
+        )
+        .await;
+    let codes: Vec<&str> = check.data()["complianceCheck"]["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert!(codes.contains(&"INTERNAL_DNC"), "{codes:?}");
+
+    // A call still connected cannot take one.
+    let tenant = TenantId::new("acme");
+    let new = NewCall {
+        campaign_id: campaign,
+        contact_id: contact,
+        attempt: 3,
+        carrier: "simulated",
+        from_number: "+12125550100".into(),
+        to_number: "+12124567890".into(),
+    };
+    let live = store.calls().create_dialed(&tenant, new, &safe("+12124567890"), Utc::now()).await.unwrap();
+    let open = app.graphql(Some(&admin), DISPOSITION, json!({"id": live.id, "outcome": "sale"})).await;
+    assert_eq!(open.code(), "CONFLICT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite() {
+    run(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres() {
+    run(Backend::Postgres).await
+}
