@@ -37,9 +37,9 @@ impl App {
         let secret = ensure_hs256_secret(config)?;
         let verifier = Verifier::from_config(config, secret.as_ref().map(|(s, _)| s)).await?;
         let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
-        let floor = Arc::new(Floor::new(store.clone()));
-        let gate = Arc::new(Gate::open(store.clone(), config)?);
         let bus = EventBus::default();
+        let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
+        let gate = Arc::new(Gate::open(store.clone(), config)?);
         let api = ApiState { store, clock, floor, gate, bus };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {

@@ -1,5 +1,5 @@
-//! The event bus: what happened to calls, published after it is stored, for subscriptions to
-//! stream. One in-process broadcast channel with a bounded buffer: a subscriber that falls
+//! The event bus: what happened to calls and agents, published after it is stored, for
+//! subscriptions to stream. One in-process broadcast channel with a bounded buffer: a subscriber that falls
 //! behind is told how many events it missed, and memory never grows with a slow client.
 //! Also the carrier-event sink: a verified webhook event is stored once, applied to its call,
 //! then published.
@@ -10,6 +10,7 @@ use entity::call;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
+use crate::acd::{AgentId, Status};
 use crate::auth::TenantId;
 use crate::clock::SharedClock;
 use crate::error::DomainError;
@@ -31,14 +32,24 @@ pub struct CallUpdate {
     pub occurred_at: DateTime<Utc>,
 }
 
+/// An agent's state changed (the ACD's status, with the call it refers to).
+#[derive(Clone, Debug)]
+pub struct AgentUpdate {
+    pub tenant: TenantId,
+    pub agent: AgentId,
+    pub status: Status,
+    pub since: DateTime<Utc>,
+}
+
 #[derive(Clone)]
 pub struct EventBus {
     calls: broadcast::Sender<Arc<CallUpdate>>,
+    agents: broadcast::Sender<Arc<AgentUpdate>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
-        EventBus { calls: broadcast::channel(BUFFER).0 }
+        EventBus { calls: broadcast::channel(BUFFER).0, agents: broadcast::channel(BUFFER).0 }
     }
 }
 
@@ -50,6 +61,14 @@ impl EventBus {
 
     pub fn subscribe_calls(&self) -> broadcast::Receiver<Arc<CallUpdate>> {
         self.calls.subscribe()
+    }
+
+    pub fn publish_agent(&self, update: AgentUpdate) {
+        let _ = self.agents.send(Arc::new(update));
+    }
+
+    pub fn subscribe_agents(&self) -> broadcast::Receiver<Arc<AgentUpdate>> {
+        self.agents.subscribe()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The live call-centre floor: one ACD board per tenant, loaded from the database on first use
 //! and changed only through here, so that the board and the agent rows agree. It applies agent
-//! state changes (the pure state machine decides, the row records), follows profile and
+//! state changes (the pure state machine decides, the row records, the bus tells subscribers),
+//! follows profile and
 //! campaign edits, starts a new day at the tenant's local midnight, and answers the agent board.
 //!
 //! After a restart, calls in flight are gone: an agent stored as RESERVED, ON_CALL or WRAP_UP
@@ -22,6 +23,7 @@ use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
 use crate::clock::{local_day_start, next_local_day_start};
 use crate::error::{DomainError, DomainResult};
+use crate::events::{AgentUpdate, EventBus};
 use crate::store::Store;
 use crate::store::campaigns::settings_of;
 
@@ -63,12 +65,13 @@ impl TenantFloor {
 
 pub struct Floor {
     store: Store,
+    bus: EventBus,
     tenants: SyncMutex<HashMap<TenantId, Arc<Mutex<Option<TenantFloor>>>>>,
 }
 
 impl Floor {
-    pub fn new(store: Store) -> Self {
-        Floor { store, tenants: SyncMutex::new(HashMap::new()) }
+    pub fn new(store: Store, bus: EventBus) -> Self {
+        Floor { store, bus, tenants: SyncMutex::new(HashMap::new()) }
     }
 
     fn slot(&self, tenant: &TenantId) -> Arc<Mutex<Option<TenantFloor>>> {
@@ -144,16 +147,8 @@ impl Floor {
         change: StateChange,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
-        let reason = match &change {
-            StateChange::Paused { reason } => reason.clone(),
-            _ => None,
-        };
-        self.with_board(tenant, now, async |floor| {
-            // Ids the board does not hold are another tenant's or do not exist.
-            let transition = floor.board.set_state(AgentId(agent), change, now)?;
-            self.store.agents().set_state(tenant, agent, transition.to, reason.as_deref(), now).await
-        })
-        .await
+        // Ids the board does not hold are another tenant's or do not exist.
+        self.with_board(tenant, now, async |floor| self.apply(floor, tenant, AgentId(agent), change, now).await).await
     }
 
     /// Routes an answered call and, on an offer, reserves the agent in the same step, so two
@@ -164,8 +159,7 @@ impl Floor {
             let decision = route(&floor.board, call, now)?;
             if let Decision::Offer(offer) = &decision {
                 let change = StateChange::Reserved { call: offer.call, campaign: offer.campaign };
-                let transition = floor.board.set_state(offer.agent, change, now)?;
-                self.store.agents().set_state(tenant, offer.agent.0, transition.to, None, now).await?;
+                self.apply(floor, tenant, offer.agent, change, now).await?;
             }
             Ok(decision)
         })
@@ -178,12 +172,38 @@ impl Floor {
         self.with_board(tenant, now, async |floor| {
             let status = floor.board.agent(AgentId(agent), now).map(|view| view.status);
             if matches!(status, Some(Status::WrapUp { call: wrapping, .. }) if wrapping.0 == call) {
-                let transition = floor.board.set_state(AgentId(agent), StateChange::Available, now)?;
-                self.store.agents().set_state(tenant, agent, transition.to, None, now).await?;
+                self.apply(floor, tenant, AgentId(agent), StateChange::Available, now).await?;
             }
             Ok(())
         })
         .await
+    }
+
+    /// Applies a change on the board (the state machine decides), records it on the agent row,
+    /// and tells the agent's subscribers.
+    async fn apply(
+        &self,
+        floor: &mut TenantFloor,
+        tenant: &TenantId,
+        agent: AgentId,
+        change: StateChange,
+        now: DateTime<Utc>,
+    ) -> DomainResult<agent::Model> {
+        let reason = match &change {
+            StateChange::Paused { reason } => reason.clone(),
+            _ => None,
+        };
+        let transition = floor.board.set_state(agent, change, now)?;
+        let row = self.store.agents().set_state(tenant, agent.0, transition.to, reason.as_deref(), now).await?;
+        if let Some(view) = floor.board.agent(agent, now) {
+            self.bus.publish_agent(AgentUpdate {
+                tenant: tenant.clone(),
+                status: view.status,
+                since: view.since,
+                agent,
+            });
+        }
+        Ok(row)
     }
 
     /// Every agent's live view, by agent id.

@@ -114,6 +114,38 @@ backend_tests! {
         assert_eq!(bad_level.code(), "BAD_USER_INPUT");
     }
 
+    async fn agents_follow_their_state_over_websocket(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let ada = app.create_agent(&admin, "Ada").await;
+        let bob = app.create_agent(&admin, "Bob").await;
+        let ada_token = token_with("acme", &["agent"], Some(ada.parse().unwrap()), 600);
+        let mut ws = app.websocket(json!({"authorization": format!("Bearer {ada_token}")})).await;
+        assert!(matches!(ws.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+        let follow = "subscription($a: ID!) { agentEvents(agentId: $a) { agentId state pauseReason missed } }";
+        // Another agent's stream is refused.
+        ws.subscribe("bob", follow, json!({"a": bob})).await;
+        let common::WsEvent::Json(refused) = ws.next().await else { panic!("closed") };
+        assert_eq!(refused["id"], "bob");
+        assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
+        ws.subscribe("ada", follow, json!({"a": ada})).await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        app.graphql(Some(&admin), SET_STATE, json!({"id": bob, "state": "AVAILABLE"})).await.data();
+        app.graphql(Some(&ada_token), SET_STATE, json!({"id": ada, "state": "PAUSED", "reason": "BREAK"})).await.data();
+        let event = loop {
+            match ws.next().await {
+                // The refused subscription's `complete` may come first.
+                common::WsEvent::Json(message) if message["id"] == "bob" => continue,
+                common::WsEvent::Json(message) => break message,
+                common::WsEvent::Closed(code) => panic!("closed: {code:?}"),
+            }
+        };
+        assert_eq!(event["id"], "ada");
+        assert_eq!(event["payload"]["data"]["agentEvents"], json!({"agentId": ada, "state": "PAUSED", "pauseReason": "BREAK", "missed": 0}),
+            "Bob's change is not in Ada's stream");
+    }
+
     async fn the_board_survives_a_restart(backend) {
         let app = spawn_app(backend).await;
         let admin = token("acme", ADMIN);
@@ -165,7 +197,7 @@ mod routing_on_the_floor {
         };
         let novice = store.agents().create(&tenant, agent("Novice", 1), now).await.unwrap();
         let fluent = store.agents().create(&tenant, agent("Fluent", 4), now).await.unwrap();
-        let floor = Floor::new(store.clone());
+        let floor = Floor::new(store.clone(), outdial::events::EventBus::default());
         for id in [novice.id, fluent.id] {
             floor.set_agent_state(&tenant, id, StateChange::Available, now).await.unwrap();
         }

@@ -2,12 +2,16 @@
 //! changes through the ACD's state machine, and the live agent board.
 
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::agent;
+use futures_util::{Stream, StreamExt};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::connection::{IdConnection, connection, page_request, row_id};
 use super::loaders::{AgentCampaignIdsLoader, AgentLoader};
+use super::session::until_expiry;
 use super::{ApiState, clearable};
 use crate::acd::{AgentState, AgentView, SkillLevel, StateChange, Status};
 use crate::auth::{Access, caller};
@@ -150,16 +154,31 @@ impl AgentBoardEntry {
     }
 }
 
-impl From<AgentView> for AgentBoardEntry {
-    fn from(view: AgentView) -> Self {
-        let (call, campaign, until, reason) = match view.status {
+/// What a status refers to: the call and campaign, when wrap-up ends, the pause reason.
+struct StatusParts {
+    call: Option<ID>,
+    campaign: Option<ID>,
+    until: Option<DateTime<Utc>>,
+    reason: Option<String>,
+}
+
+impl From<&Status> for StatusParts {
+    fn from(status: &Status) -> Self {
+        let (call, campaign, until, reason) = match status {
             Status::Reserved { call, campaign } | Status::OnCall { call, campaign } => {
                 (Some(call), Some(campaign), None, None)
             }
-            Status::WrapUp { call, campaign, until } => (Some(call), Some(campaign), until, None),
-            Status::Paused { ref reason } => (None, None, None, reason.clone()),
+            Status::WrapUp { call, campaign, until } => (Some(call), Some(campaign), *until, None),
+            Status::Paused { reason } => (None, None, None, reason.clone()),
             Status::Offline | Status::Available => (None, None, None, None),
         };
+        StatusParts { call: call.map(|c| ID::from(c.0)), campaign: campaign.map(|c| ID::from(c.0)), until, reason }
+    }
+}
+
+impl From<AgentView> for AgentBoardEntry {
+    fn from(view: AgentView) -> Self {
+        let StatusParts { call, campaign, until, reason } = StatusParts::from(&view.status);
         AgentBoardEntry {
             agent_id: ID::from(view.agent.0),
             state: view.status.state(),
@@ -167,8 +186,8 @@ impl From<AgentView> for AgentBoardEntry {
             time_in_state_seconds: view.time_in_state.num_seconds(),
             idle_seconds: view.idle.map(|t| t.num_seconds()),
             pause_reason: reason,
-            call_id: call.map(|c| ID::from(c.0)),
-            campaign_id: campaign.map(|c| ID::from(c.0)),
+            call_id: call,
+            campaign_id: campaign,
             wrap_up_ends_at: until,
             calls_today: i32::try_from(view.calls_today).unwrap_or(i32::MAX),
             talk_time_today_seconds: view.talk_today.num_seconds(),
@@ -300,5 +319,72 @@ impl AgentMutation {
         let change = requested_change(state, reason)?;
         let api = ctx.data_unchecked::<ApiState>();
         api.floor.set_agent_state(&caller.tenant, id, change, api.clock.now()).await?.try_into()
+    }
+}
+
+/// One item of `agentEvents`: the agent's new state, or a notice that events were missed.
+#[derive(SimpleObject)]
+pub struct AgentEvent {
+    agent_id: ID,
+    /// Null on a `missed` notice.
+    state: Option<AgentState>,
+    since: Option<DateTime<Utc>>,
+    pause_reason: Option<String>,
+    /// The call offered (RESERVED), connected or being wrapped up.
+    call_id: Option<ID>,
+    campaign_id: Option<ID>,
+    /// Events this subscriber missed by falling behind.
+    missed: i32,
+}
+
+#[derive(Default)]
+pub struct AgentSubscription;
+
+#[Subscription]
+impl AgentSubscription {
+    /// An agent's state changes as they happen, until the token expires: agents their own,
+    /// supervisors anyone's.
+    #[graphql(guard = "Access::Authenticated")]
+    async fn agent_events(
+        &self,
+        ctx: &Context<'_>,
+        agent_id: ID,
+    ) -> Result<impl Stream<Item = AgentEvent> + use<>, async_graphql::Error> {
+        let caller = caller(ctx)?;
+        let id = row_id(&agent_id, "agent")?;
+        if !caller.is_staff() && caller.agent_id != Some(id) {
+            return Err(DomainError::Forbidden("an agent token follows only its own agent".into()).into());
+        }
+        let api = ctx.data_unchecked::<ApiState>();
+        api.store.agents().get(&caller.tenant, id).await?;
+        let tenant = caller.tenant.clone();
+        let events = BroadcastStream::new(api.bus.subscribe_agents()).filter_map(move |item| {
+            let event = match item {
+                Ok(update) if update.tenant == tenant && update.agent.0 == id => {
+                    let parts = StatusParts::from(&update.status);
+                    Some(AgentEvent {
+                        agent_id: ID::from(id),
+                        state: Some(update.status.state()),
+                        since: Some(update.since),
+                        pause_reason: parts.reason,
+                        call_id: parts.call,
+                        campaign_id: parts.campaign,
+                        missed: 0,
+                    })
+                }
+                Ok(_) => None,
+                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(AgentEvent {
+                    agent_id: ID::from(id),
+                    state: None,
+                    since: None,
+                    pause_reason: None,
+                    call_id: None,
+                    campaign_id: None,
+                    missed: i32::try_from(missed).unwrap_or(i32::MAX),
+                }),
+            };
+            std::future::ready(event)
+        });
+        Ok(until_expiry(caller, api.clock.now(), events))
     }
 }

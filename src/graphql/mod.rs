@@ -45,7 +45,7 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(session::SessionSubscription, calls::CallSubscription);
+pub struct Subscription(session::SessionSubscription, calls::CallSubscription, agents::AgentSubscription);
 
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
