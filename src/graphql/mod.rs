@@ -10,6 +10,7 @@ mod connection;
 mod contacts;
 mod limits;
 mod loaders;
+mod metrics;
 mod session;
 
 use async_graphql::{Data, Executor, MaybeUndefined, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder};
@@ -33,6 +34,7 @@ pub struct Query(
     agents::AgentQuery,
     compliance::ComplianceQuery,
     calls::CallQuery,
+    metrics::MetricsQuery,
 );
 
 #[derive(MergedObject, Default)]

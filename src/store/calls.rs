@@ -4,8 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use entity::{call, call_event, contact};
-use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 use serde_json::json;
 
 use super::compliance::{self, Purpose, insert_audit};
@@ -72,6 +75,27 @@ pub struct Disposition {
     pub tag: String,
     pub notes: Option<String>,
     pub effect: DispositionEffect,
+}
+
+/// A campaign's call counts over a period.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallTotals {
+    pub dials: u64,
+    pub answered: u64,
+    /// Answered and not found to be a machine (the rules' denominator of abandonment).
+    pub human_answered: u64,
+    pub machine_answered: u64,
+    pub no_answer: u64,
+    pub busy: u64,
+    pub abandoned: u64,
+    /// Reached an agent.
+    pub bridged: u64,
+    /// Not ended yet.
+    pub in_flight: u64,
+    /// Dialed after the `recent` instant.
+    pub recent_dials: u64,
+    /// Connected seconds (answer to hang-up).
+    pub talk_seconds: u64,
 }
 
 /// What storing a carrier event did.
@@ -265,6 +289,75 @@ impl Calls<'_> {
             .filter(call::Column::TenantId.eq(tenant.as_str()))
             .filter(call::Column::CampaignId.eq(campaign));
         page(&self.0.db, select, call::Column::Id, request).await
+    }
+
+    /// A campaign's call counts since `since` (and dials after `recent`), by one aggregate query.
+    pub async fn totals(
+        &self,
+        tenant: &TenantId,
+        campaign: i64,
+        since: DateTime<Utc>,
+        recent: DateTime<Utc>,
+    ) -> DomainResult<CallTotals> {
+        #[derive(FromQueryResult)]
+        struct Sums {
+            dials: Option<i64>,
+            answered: Option<i64>,
+            human: Option<i64>,
+            machine: Option<i64>,
+            no_answer: Option<i64>,
+            busy: Option<i64>,
+            abandoned: Option<i64>,
+            bridged: Option<i64>,
+            in_flight: Option<i64>,
+            recent: Option<i64>,
+            talk_seconds: Option<i64>,
+        }
+        let count =
+            |condition: sea_orm::sea_query::SimpleExpr| Expr::expr(Func::sum(Expr::case(condition, 1).finally(0)));
+        let machine = call::Column::AmdResult.eq("machine");
+        let sums = call::Entity::find()
+            .select_only()
+            .column_as(count(Expr::value(true).into()), "dials")
+            .column_as(count(call::Column::AnsweredAt.is_not_null()), "answered")
+            .column_as(
+                count(
+                    call::Column::AnsweredAt
+                        .is_not_null()
+                        .and(call::Column::AmdResult.is_null().or(machine.clone().not())),
+                ),
+                "human",
+            )
+            .column_as(count(machine), "machine")
+            .column_as(count(call::Column::Outcome.eq("NO_ANSWER")), "no_answer")
+            .column_as(count(call::Column::Outcome.eq("BUSY")), "busy")
+            .column_as(count(call::Column::Outcome.eq("ABANDONED")), "abandoned")
+            .column_as(count(call::Column::BridgedAt.is_not_null()), "bridged")
+            .column_as(count(call::Column::State.ne(CallState::Ended.as_str())), "in_flight")
+            .column_as(count(call::Column::DialedAt.gte(recent)), "recent")
+            .column_as(Expr::expr(Func::sum(Expr::col(call::Column::DurationSeconds))), "talk_seconds")
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::CampaignId.eq(campaign))
+            .filter(call::Column::DialedAt.gte(since))
+            .into_model::<Sums>()
+            .one(&self.0.db)
+            .await?;
+        let n = |v: Option<i64>| u64::try_from(v.unwrap_or(0)).unwrap_or(0);
+        Ok(sums
+            .map(|s| CallTotals {
+                dials: n(s.dials),
+                answered: n(s.answered),
+                human_answered: n(s.human),
+                machine_answered: n(s.machine),
+                no_answer: n(s.no_answer),
+                busy: n(s.busy),
+                abandoned: n(s.abandoned),
+                bridged: n(s.bridged),
+                in_flight: n(s.in_flight),
+                recent_dials: n(s.recent),
+                talk_seconds: n(s.talk_seconds),
+            })
+            .unwrap_or_default())
     }
 
     /// A call's events in the order they happened.

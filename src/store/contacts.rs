@@ -41,7 +41,22 @@ impl Store {
     }
 }
 
+/// Contact statuses that still have a call to come.
+pub const OPEN_STATUSES: [&str; 3] = ["NEW", "RETRY", "CALLBACK"];
+
 impl Contacts<'_> {
+    /// Contacts of the lists that may still be called: open status, attempts left.
+    pub async fn remaining(&self, tenant: &TenantId, lists: &[i64], max_attempts: i32) -> DomainResult<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(contact::Entity::find()
+            .filter(contact::Column::TenantId.eq(tenant.as_str()))
+            .filter(contact::Column::ListId.is_in(lists.iter().copied()))
+            .filter(contact::Column::Status.is_in(OPEN_STATUSES))
+            .filter(contact::Column::Attempts.lt(max_attempts))
+            .count(&self.0.db)
+            .await?)
+    }
+
     /// Inserts a batch in one transaction. A number already in the list is not inserted again
     /// and comes back in `duplicates`; a concurrent import of the same number is absorbed by the
     /// unique index (`ON CONFLICT DO NOTHING`).

@@ -1,0 +1,135 @@
+//! Live campaign metrics (`campaignMetrics`, names fixed by API.md): dials and their outcomes,
+//! the rules' abandonment rate over 30 days and today, pace, agents, what is left, and cost.
+//! Computed from the call rows and the agent board at the instant asked.
+
+use async_graphql::{Context, ID, Object, SimpleObject};
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::ApiState;
+use super::connection::row_id;
+use crate::acd::AgentState;
+use crate::auth::{Access, caller};
+use crate::clock::local_day_start;
+use crate::error::DomainResult;
+use crate::store::campaigns::settings_of;
+
+/// The window of `callsPerMinute`.
+const PACE_WINDOW_MINUTES: i64 = 5;
+
+#[derive(SimpleObject)]
+pub struct CampaignMetrics {
+    campaign_id: ID,
+    at: DateTime<Utc>,
+    /// Calls placed in the last 30 days (the counts below cover the same days).
+    total_dials: u64,
+    answered: u64,
+    /// Answered and not found to be a machine.
+    human_answered: u64,
+    machine_answered: u64,
+    no_answer: u64,
+    busy: u64,
+    abandoned: u64,
+    /// Answered over dialed.
+    answer_rate: f64,
+    /// Reached an agent over dialed.
+    connection_rate: f64,
+    /// The rules' definition over 30 days: abandoned over answered by a live person.
+    abandonment_rate: f64,
+    /// The same since the call centre's local midnight.
+    abandonment_rate_today: f64,
+    /// Dials per minute over the last 5 minutes.
+    calls_per_minute: f64,
+    agents_logged_in: i32,
+    agents_available: i32,
+    agents_on_call: i32,
+    /// Mean occupancy today of the logged-in agents (handling over ready time).
+    agent_utilization: f64,
+    /// Calls in flight per logged-in agent not paused.
+    dial_level: f64,
+    calls_in_flight: u64,
+    contacts_remaining: u64,
+    /// At the current pace; null when nothing is being dialed.
+    estimated_completion_time: Option<DateTime<Utc>>,
+    /// Connected minutes times the campaign's cost per minute, over 30 days.
+    cost_total: f64,
+}
+
+fn ratio(part: u64, whole: u64) -> f64 {
+    if whole == 0 { 0.0 } else { part as f64 / whole as f64 }
+}
+
+#[derive(Default)]
+pub struct MetricsQuery;
+
+#[Object]
+impl MetricsQuery {
+    /// A campaign's live figures.
+    #[graphql(guard = "Access::Staff")]
+    async fn campaign_metrics(&self, ctx: &Context<'_>, campaign_id: ID) -> DomainResult<CampaignMetrics> {
+        let caller = caller(ctx)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        let now = api.clock.now();
+        let campaign = api.store.campaigns().get(&caller.tenant, row_id(&campaign_id, "campaign")?).await?;
+        let settings = settings_of(&campaign)?;
+        let calls = api.store.calls();
+        let recent = now - TimeDelta::minutes(PACE_WINDOW_MINUTES);
+        let month = calls.totals(&caller.tenant, campaign.id, now - TimeDelta::days(30), recent).await?;
+        let zone = api.store.tenant_time_zone(&caller.tenant).await?;
+        let today = calls.totals(&caller.tenant, campaign.id, local_day_start(zone, now), recent).await?;
+        let lists = api
+            .store
+            .campaigns()
+            .list_ids(&caller.tenant, &[campaign.id])
+            .await?
+            .remove(&campaign.id)
+            .unwrap_or_default();
+        let remaining = api.store.contacts().remaining(&caller.tenant, &lists, settings.max_attempts).await?;
+
+        let assigned: Vec<i64> = api
+            .store
+            .agents()
+            .assignments(&caller.tenant)
+            .await?
+            .into_iter()
+            .filter(|(_, c)| *c == campaign.id)
+            .map(|(agent, _)| agent)
+            .collect();
+        let views: Vec<_> =
+            api.floor.board(&caller.tenant, now).await?.into_iter().filter(|v| assigned.contains(&v.agent.0)).collect();
+        let count = |states: &[AgentState]| views.iter().filter(|v| states.contains(&v.status.state())).count() as i32;
+        let logged_in = views.iter().filter(|v| v.status.state() != AgentState::Offline).count();
+        let working = count(&[AgentState::Available, AgentState::Reserved, AgentState::OnCall, AgentState::WrapUp]);
+        let occupancies: Vec<f64> = views.iter().filter_map(|v| v.occupancy).collect();
+        let calls_per_minute = month.recent_dials as f64 / PACE_WINDOW_MINUTES as f64;
+        Ok(CampaignMetrics {
+            campaign_id: ID::from(campaign.id),
+            at: now,
+            total_dials: month.dials,
+            answered: month.answered,
+            human_answered: month.human_answered,
+            machine_answered: month.machine_answered,
+            no_answer: month.no_answer,
+            busy: month.busy,
+            abandoned: month.abandoned,
+            answer_rate: ratio(month.answered, month.dials),
+            connection_rate: ratio(month.bridged, month.dials),
+            abandonment_rate: ratio(month.abandoned, month.human_answered),
+            abandonment_rate_today: ratio(today.abandoned, today.human_answered),
+            calls_per_minute,
+            agents_logged_in: logged_in as i32,
+            agents_available: count(&[AgentState::Available]),
+            agents_on_call: count(&[AgentState::OnCall]),
+            agent_utilization: if occupancies.is_empty() {
+                0.0
+            } else {
+                occupancies.iter().sum::<f64>() / occupancies.len() as f64
+            },
+            dial_level: if working == 0 { 0.0 } else { month.in_flight as f64 / f64::from(working) },
+            calls_in_flight: month.in_flight,
+            contacts_remaining: remaining,
+            estimated_completion_time: (calls_per_minute > 0.0)
+                .then(|| now + TimeDelta::seconds((remaining as f64 / calls_per_minute * 60.0) as i64)),
+            cost_total: month.talk_seconds as f64 / 60.0 * settings.cost_per_minute,
+        })
+    }
+}
