@@ -318,7 +318,7 @@ impl Calls<'_> {
         let machine = call::Column::AmdResult.eq("machine");
         let sums = call::Entity::find()
             .select_only()
-            .column_as(count(Expr::value(true).into()), "dials")
+            .column_as(count(Expr::value(true)), "dials")
             .column_as(count(call::Column::AnsweredAt.is_not_null()), "answered")
             .column_as(
                 count(
