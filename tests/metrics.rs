@@ -133,3 +133,55 @@ async fn sqlite() {
 async fn postgres() {
     run(Backend::Postgres).await
 }
+
+/// The subscription sends figures at once and again within a second of a change.
+async fn stream(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let admin = token("acme", &["admin"]);
+    let list = app.create_list(&admin, "List", &["2124567890"]).await;
+    let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
+    let contacts = app
+        .graphql(Some(&admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
+        .await;
+    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
+    let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
+    assert!(matches!(ws.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+    ws.subscribe(
+        "m",
+        "subscription($c: ID!) { campaignMetrics(campaignId: $c) { totalDials callsInFlight } }",
+        json!({"c": campaign}),
+    )
+    .await;
+    let common::WsEvent::Json(first) = ws.next().await else { panic!("closed") };
+    assert_eq!(first["payload"]["data"]["campaignMetrics"], json!({"totalDials": 0, "callsInFlight": 0}));
+
+    let store = Store::connect(&app.config).await.unwrap();
+    let new = NewCall {
+        campaign_id: campaign,
+        contact_id: contact,
+        attempt: 1,
+        carrier: "simulated",
+        from_number: "+12125550100".into(),
+        to_number: "+12124567890".into(),
+    };
+    store.calls().create_dialed(&TenantId::new("acme"), new, &safe("+12124567890"), Utc::now()).await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let common::WsEvent::Json(next) = ws.next().await else { panic!("closed") };
+        if next["payload"]["data"]["campaignMetrics"]["totalDials"] == 1 {
+            assert_eq!(next["payload"]["data"]["campaignMetrics"]["callsInFlight"], 1);
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "no new figures within a second or two: {next}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_sqlite() {
+    stream(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_postgres() {
+    stream(Backend::Postgres).await
+}

@@ -47,7 +47,12 @@ pub struct Mutation(
 );
 
 #[derive(MergedSubscription, Default)]
-pub struct Subscription(session::SessionSubscription, calls::CallSubscription, agents::AgentSubscription);
+pub struct Subscription(
+    session::SessionSubscription,
+    calls::CallSubscription,
+    agents::AgentSubscription,
+    metrics::MetricsSubscription,
+);
 
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
