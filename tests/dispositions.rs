@@ -5,8 +5,7 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{Backend, safe, spawn_app, token, token_with};
-use outdial::store::calls::NewCall;
+use common::{Backend, TestApp, spawn_app, token, token_with};
 use outdial::store::{Store, TenantId};
 use outdial::telephony::{CallId, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
 use serde_json::json;
@@ -16,18 +15,10 @@ const DISPOSITION: &str = "mutation($id: ID!, $outcome: String!, $notes: String,
                            { disposition outcome } }";
 
 /// A call to the list's contact `attempt`, taken by `agent`, connected and ended.
-async fn talked_call(store: &Store, campaign: i64, contact: i64, agent: i64, attempt: i32) -> i64 {
+async fn talked_call(app: &TestApp, store: &Store, campaign: i64, contact: i64, agent: i64, attempt: i32) -> i64 {
     let tenant = TenantId::new("acme");
     let now = Utc::now();
-    let new = NewCall {
-        campaign_id: campaign,
-        contact_id: contact,
-        attempt,
-        carrier: "simulated",
-        from_number: "+12125550100".into(),
-        to_number: "+12124567890".into(),
-    };
-    let call = store.calls().create_dialed(&tenant, new, &safe("+12124567890"), now).await.unwrap();
+    let call = app.dial("acme", campaign, contact, attempt, "+12124567890").await;
     store.calls().assign_agent(&tenant, call.id, agent).await.unwrap();
     let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
     for (n, kind) in [CarrierEventKind::Answered, CarrierEventKind::Bridged, hangup].into_iter().enumerate() {
@@ -50,14 +41,11 @@ async fn run(backend: Backend) {
     let admin = token("acme", &["admin"]);
     let list = app.create_list(&admin, "List", &["2124567890"]).await;
     let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
-    let contacts = app
-        .graphql(Some(&admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
-        .await;
-    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
+    let contact = app.first_contact(&admin, &list).await;
     let ada: i64 = app.create_agent(&admin, "Ada").await.parse().unwrap();
     let bob: i64 = app.create_agent(&admin, "Bob").await.parse().unwrap();
     let store = Store::connect(&app.config).await.unwrap();
-    let first = talked_call(&store, campaign, contact, ada, 1).await;
+    let first = talked_call(&app, &store, campaign, contact, ada, 1).await;
     let (ada_token, bob_token) =
         (token_with("acme", &["agent"], Some(ada), 600), token_with("acme", &["agent"], Some(bob), 600));
     let dispose = |token: &str, outcome: &str, at: Option<String>| {
@@ -90,7 +78,7 @@ async fn run(backend: Backend) {
     assert!(contact_state.data()["contact"]["nextAttemptAt"].is_string());
 
     // do_not_call lists the number from this moment.
-    let second = talked_call(&store, campaign, contact, ada, 2).await;
+    let second = talked_call(&app, &store, campaign, contact, ada, 2).await;
     let dnc = app.graphql(Some(&ada_token), DISPOSITION, json!({"id": second, "outcome": "do_not_call"})).await;
     assert_eq!(dnc.data()["dispositionCall"]["disposition"], "do_not_call");
     let check = app
@@ -109,16 +97,7 @@ async fn run(backend: Backend) {
     assert!(codes.contains(&"INTERNAL_DNC"), "{codes:?}");
 
     // A call still connected cannot take one.
-    let tenant = TenantId::new("acme");
-    let new = NewCall {
-        campaign_id: campaign,
-        contact_id: contact,
-        attempt: 3,
-        carrier: "simulated",
-        from_number: "+12125550100".into(),
-        to_number: "+12124567890".into(),
-    };
-    let live = store.calls().create_dialed(&tenant, new, &safe("+12124567890"), Utc::now()).await.unwrap();
+    let live = app.dial("acme", campaign, contact, 3, "+12124567890").await;
     let open = app.graphql(Some(&admin), DISPOSITION, json!({"id": live.id, "outcome": "sale"})).await;
     assert_eq!(open.code(), "CONFLICT");
 }

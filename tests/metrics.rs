@@ -4,9 +4,8 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{Backend, safe, spawn_app, token};
-use outdial::store::calls::NewCall;
-use outdial::store::{Store, TenantId};
+use common::{Backend, spawn_app, token};
+use outdial::store::Store;
 use outdial::telephony::{CallId, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
 use serde_json::json;
 
@@ -55,7 +54,6 @@ async fn run(backend: Backend) {
         .collect();
 
     let store = Store::connect(&app.config).await.unwrap();
-    let tenant = TenantId::new("acme");
     let now = Utc::now();
     let hangup = || CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
     let busy = CarrierEventKind::HungUp { cause: HangupCause::UserBusy, sip_code: Some(486) };
@@ -68,15 +66,7 @@ async fn run(backend: Backend) {
     ];
     for (n, story) in stories.into_iter().enumerate() {
         let (contact, phone) = &contacts[n];
-        let new = NewCall {
-            campaign_id: campaign,
-            contact_id: *contact,
-            attempt: 1,
-            carrier: "simulated",
-            from_number: "+12125550100".into(),
-            to_number: phone.clone(),
-        };
-        let call = store.calls().create_dialed(&tenant, new, &safe(phone), now).await.unwrap();
+        let call = app.dial("acme", campaign, *contact, 1, phone).await;
         for (i, (second, kind)) in story.into_iter().enumerate() {
             let event = CarrierEvent {
                 event_id: format!("{}-{i}", call.id),
@@ -140,10 +130,7 @@ async fn stream(backend: Backend) {
     let admin = token("acme", &["admin"]);
     let list = app.create_list(&admin, "List", &["2124567890"]).await;
     let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
-    let contacts = app
-        .graphql(Some(&admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
-        .await;
-    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
+    let contact = app.first_contact(&admin, &list).await;
     let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
     assert!(matches!(ws.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
     ws.subscribe(
@@ -155,16 +142,7 @@ async fn stream(backend: Backend) {
     let common::WsEvent::Json(first) = ws.next().await else { panic!("closed") };
     assert_eq!(first["payload"]["data"]["campaignMetrics"], json!({"totalDials": 0, "callsInFlight": 0}));
 
-    let store = Store::connect(&app.config).await.unwrap();
-    let new = NewCall {
-        campaign_id: campaign,
-        contact_id: contact,
-        attempt: 1,
-        carrier: "simulated",
-        from_number: "+12125550100".into(),
-        to_number: "+12124567890".into(),
-    };
-    store.calls().create_dialed(&TenantId::new("acme"), new, &safe("+12124567890"), Utc::now()).await.unwrap();
+    app.dial("acme", campaign, contact, 1, "+12124567890").await;
     let started = std::time::Instant::now();
     loop {
         let common::WsEvent::Json(next) = ws.next().await else { panic!("closed") };

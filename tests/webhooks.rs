@@ -6,10 +6,8 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Backend, TestApp, WsEvent, safe, spawn_app_with, token};
+use common::{Backend, TestApp, WsEvent, spawn_app_with, token};
 use ed25519_dalek::{Signer, SigningKey};
-use outdial::store::calls::NewCall;
-use outdial::store::{Store, TenantId};
 use outdial::telephony::{CallId, ClientState};
 use serde_json::{Value, json};
 
@@ -50,24 +48,8 @@ impl Telnyx {
 async fn dialed_call(app: &TestApp, admin: &str) -> (String, i64) {
     let list = app.create_list(admin, "List", &["2124567890"]).await;
     let campaign = app.create_campaign(admin, "Spring", &list).await;
-    let contacts = app
-        .graphql(Some(admin), "query($l: ID!) { contacts(listId: $l) { edges { node { id } } } }", json!({"l": list}))
-        .await;
-    let contact: i64 = contacts.data()["contacts"]["edges"][0]["node"]["id"].as_str().unwrap().parse().unwrap();
-    let store = Store::connect(&app.config).await.unwrap();
-    let new = NewCall {
-        campaign_id: campaign.parse().unwrap(),
-        contact_id: contact,
-        attempt: 1,
-        carrier: "telnyx",
-        from_number: "+12125550100".into(),
-        to_number: "+12124567890".into(),
-    };
-    let call = store
-        .calls()
-        .create_dialed(&TenantId::new("acme"), new, &safe("+12124567890"), chrono::Utc::now())
-        .await
-        .unwrap();
+    let contact = app.first_contact(admin, &list).await;
+    let call = app.dial("acme", campaign.parse().unwrap(), contact, 1, "+12124567890").await;
     (campaign, call.id)
 }
 

@@ -184,6 +184,33 @@ impl TestApp {
         answer.data()["createCampaign"]["id"].as_str().expect("campaign id").to_owned()
     }
 
+    /// The id of the first contact of a list.
+    pub async fn first_contact(&self, token: &str, list: &str) -> i64 {
+        let answer = self
+            .graphql(
+                Some(token),
+                "query($l: ID!) { contacts(listId: $l, first: 1) { edges { node { id } } } }",
+                json!({"l": list}),
+            )
+            .await;
+        answer.data()["contacts"]["edges"][0]["node"]["id"].as_str().expect("contact id").parse().expect("numeric id")
+    }
+
+    /// Writes a call as the dial path does (the call row, its DIAL verdict, the attempt).
+    pub async fn dial(&self, tenant: &str, campaign: i64, contact: i64, attempt: i32, to: &str) -> entity::call::Model {
+        let store = outdial::store::Store::connect(&self.config).await.expect("connect the store");
+        let new = outdial::store::calls::NewCall {
+            campaign_id: campaign,
+            contact_id: contact,
+            attempt,
+            carrier: "simulated",
+            from_number: "+12125550100".into(),
+            to_number: to.into(),
+        };
+        let tenant = outdial::store::TenantId::new(tenant);
+        store.calls().create_dialed(&tenant, new, &safe(to), chrono::Utc::now()).await.expect("write the call")
+    }
+
     pub async fn create_agent(&self, token: &str, name: &str) -> String {
         let answer = self
             .graphql(
