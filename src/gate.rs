@@ -43,6 +43,17 @@ const LOOKUP_TTL: TimeDelta = TimeDelta::days(30);
 /// How far back past calls count: the longest rolling cap is 24 hours; two days leave margin.
 const ATTEMPTS_LOOKBACK: TimeDelta = TimeDelta::days(2);
 
+/// The settings one request's verdicts share (see [`Gate::judgement`]).
+pub struct Judgement {
+    tenant: TenantId,
+    at: DateTime<Utc>,
+    campaign: Option<i64>,
+    tenant_settings: TenantSettings,
+    campaign_settings: CampaignSettings,
+    /// Past calls from here on count (frequency caps, the campaign's attempts).
+    attempts_since: DateTime<Utc>,
+}
+
 /// Lookups in flight at once for one check.
 const LOOKUPS_AT_ONCE: usize = 8;
 
@@ -104,6 +115,27 @@ impl Gate {
         self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// What every verdict of one request shares: the tenant's and the campaign's settings at
+    /// `at` (read once, however many batches of numbers follow).
+    pub async fn judgement(
+        &self,
+        tenant: &TenantId,
+        at: DateTime<Utc>,
+        campaign: Option<&campaign::Model>,
+    ) -> DomainResult<Judgement> {
+        Ok(Judgement {
+            tenant: tenant.clone(),
+            at,
+            campaign: campaign.map(|c| c.id),
+            tenant_settings: tenant_settings(&self.store.tenant_settings(tenant).await?),
+            campaign_settings: match campaign {
+                Some(row) => self.campaign_settings(tenant, row, at).await?,
+                None => CampaignSettings::new(DialerMode::Predictive),
+            },
+            attempts_since: campaign.map_or(at - ATTEMPTS_LOOKBACK, |c| c.created_at.min(at - ATTEMPTS_LOOKBACK)),
+        })
+    }
+
     /// Verdicts for numbers as given (parsed or not) at `at`, for a campaign or for predictive
     /// dialing in general; each is appended to the audit.
     pub async fn check(
@@ -115,18 +147,26 @@ impl Gate {
         purpose: Purpose,
         now: DateTime<Utc>,
     ) -> DomainResult<Vec<Verdict>> {
-        let numbers: Vec<String> =
-            inputs.iter().filter_map(|input| number::parse(input).ok()).map(|n| n.e164()).collect();
+        let judgement = self.judgement(tenant, at, campaign).await?;
+        self.check_with(&judgement, inputs, purpose, now).await
+    }
+
+    /// Verdicts for one batch of numbers under a [`Judgement`]; each is appended to the audit.
+    pub async fn check_with(
+        &self,
+        judgement: &Judgement,
+        inputs: &[String],
+        purpose: Purpose,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<Verdict>> {
+        let Judgement { tenant, at, campaign, .. } = judgement;
+        let e164s: Vec<Option<String>> =
+            inputs.iter().map(|input| number::parse(input).ok().map(|n| n.e164())).collect();
+        let numbers: Vec<String> = e164s.iter().flatten().cloned().collect();
         let records = self.store.compliance();
-        let tenant_settings = tenant_settings(&self.store.tenant_settings(tenant).await?);
-        let campaign_settings = match campaign {
-            Some(row) => self.campaign_settings(tenant, row, at).await?,
-            None => CampaignSettings::new(DialerMode::Predictive),
-        };
-        let since = campaign.map_or(at - ATTEMPTS_LOOKBACK, |c| c.created_at.min(at - ATTEMPTS_LOOKBACK));
         let internal = records.internal_dnc(tenant, &numbers).await?;
         let consents = records.consents(tenant, &numbers).await?;
-        let attempts = records.attempts(tenant, &numbers, campaign.map(|c| c.id), since).await?;
+        let attempts = records.attempts(tenant, &numbers, *campaign, judgement.attempts_since).await?;
         let places = records.places(tenant, &numbers).await?;
         let mut lookups = records.lookups(&numbers).await?;
         if purpose == Purpose::Dial || inputs.len() == 1 {
@@ -137,24 +177,26 @@ impl Gate {
         let data = GateData { registry: &registry, wireless: &self.wireless, emergencies: &[] };
         let verdicts: Vec<Verdict> = inputs
             .iter()
-            .map(|input| {
-                let e164 = number::parse(input).ok().map(|n| n.e164()).unwrap_or_default();
-                let place = places.get(&e164);
+            .zip(&e164s)
+            .map(|(input, e164)| {
+                let e164 = e164.as_deref().unwrap_or_default();
+                let place = places.get(e164);
                 let facts = ContactFacts {
                     place: ContactPlace {
                         time_zone: place.and_then(|p| p.time_zone.as_deref()).and_then(|tz| tz.parse().ok()),
                         state: place.and_then(|p| p.state.as_deref()),
                         zip: place.and_then(|p| p.zip.as_deref()),
                     },
-                    lookup: lookups.get(&e164).copied(),
-                    consent: consents.get(&e164).map_or(&[], Vec::as_slice),
-                    attempts: attempts.get(&e164).map_or(&[], Vec::as_slice),
-                    internal_dnc: internal.get(&e164),
+                    lookup: lookups.get(e164).copied(),
+                    consent: consents.get(e164).map_or(&[], Vec::as_slice),
+                    attempts: attempts.get(e164).map_or(&[], Vec::as_slice),
+                    internal_dnc: internal.get(e164),
                 };
-                evaluate(self.rules, &data, &tenant_settings, &campaign_settings, input, &facts, at)
+                let (tenant_settings, campaign_settings) = (&judgement.tenant_settings, &judgement.campaign_settings);
+                evaluate(self.rules, &data, tenant_settings, campaign_settings, input, &facts, *at)
             })
             .collect();
-        records.audit(tenant, &verdicts, purpose, campaign.map(|c| c.id), at, now).await?;
+        records.audit(tenant, &verdicts, purpose, *campaign, *at, now).await?;
         Ok(verdicts)
     }
 

@@ -406,9 +406,8 @@ impl ComplianceMutation {
             keep: first as usize,
             day_ends: next_local_day_start(zone, local_day_start(zone, at)),
         };
-        let check = async |numbers: &[String]| {
-            api.gate.check(&caller.tenant, numbers, at, campaign.as_ref(), Purpose::Check, now).await
-        };
+        let judgement = api.gate.judgement(&caller.tenant, at, campaign.as_ref()).await?;
+        let check = async |numbers: &[String]| api.gate.check_with(&judgement, numbers, Purpose::Check, now).await;
         match (phone_numbers, list_id) {
             (Some(numbers), None) => {
                 if numbers.is_empty() || numbers.len() > MAX_NUMBERS {
