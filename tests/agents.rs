@@ -167,7 +167,7 @@ backend_tests! {
 }
 
 mod routing_on_the_floor {
-    use super::common::{Backend, fresh_database};
+    use super::common::fresh_database;
     use chrono::{TimeDelta, Utc};
     use outdial::acd::{CallId, CampaignId, Decision, LiveCall, SkillLevel, StateChange, Strategy};
     use outdial::campaign::{CampaignSettings, DialerMode};
@@ -176,57 +176,49 @@ mod routing_on_the_floor {
     use outdial::store::agents::AgentProfile;
     use outdial::store::{Store, TenantId};
 
-    /// The floor routes a live answer to the eligible free agent and reserves it at once; a
-    /// second call finds nobody free and waits; a call past its deadline is abandoned.
-    async fn run(backend: Backend) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
-        store.migrate().await.unwrap();
-        let tenant = TenantId::new("acme");
-        let now = Utc::now();
-        let mut settings = CampaignSettings::defaults("Spanish sales".into(), DialerMode::Predictive);
-        settings.required_skills = vec![SkillLevel { name: "spanish".into(), level: 3 }];
-        settings.routing_strategy = Strategy::BestMatch;
-        let list = store.contact_lists().create(&tenant, "List", now).await.unwrap();
-        let campaign = store.campaigns().create(&tenant, &settings, &[list.id], now).await.unwrap();
-        let agent = |name: &str, level: u8| AgentProfile {
-            name: Some(name.into()),
-            skills: Some(vec![SkillLevel { name: "spanish".into(), level }]),
-            campaign_ids: Some(vec![campaign.id]),
-            ..AgentProfile::default()
-        };
-        let novice = store.agents().create(&tenant, agent("Novice", 1), now).await.unwrap();
-        let fluent = store.agents().create(&tenant, agent("Fluent", 4), now).await.unwrap();
-        let floor = Floor::new(store.clone(), outdial::events::EventBus::default());
-        for id in [novice.id, fluent.id] {
-            floor.set_agent_state(&tenant, id, StateChange::Available, now).await.unwrap();
+    crate::backend_tests! {
+        /// The floor routes a live answer to the eligible free agent and reserves it at once; a
+        /// second call finds nobody free and waits; a call past its deadline is abandoned.
+        async fn offers_route_and_reserve(backend) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
+            store.migrate().await.unwrap();
+            let tenant = TenantId::new("acme");
+            let now = Utc::now();
+            let mut settings = CampaignSettings::defaults("Spanish sales".into(), DialerMode::Predictive);
+            settings.required_skills = vec![SkillLevel { name: "spanish".into(), level: 3 }];
+            settings.routing_strategy = Strategy::BestMatch;
+            let list = store.contact_lists().create(&tenant, "List", now).await.unwrap();
+            let campaign = store.campaigns().create(&tenant, &settings, &[list.id], now).await.unwrap();
+            let agent = |name: &str, level: u8| AgentProfile {
+                name: Some(name.into()),
+                skills: Some(vec![SkillLevel { name: "spanish".into(), level }]),
+                campaign_ids: Some(vec![campaign.id]),
+                ..AgentProfile::default()
+            };
+            let novice = store.agents().create(&tenant, agent("Novice", 1), now).await.unwrap();
+            let fluent = store.agents().create(&tenant, agent("Fluent", 4), now).await.unwrap();
+            let floor = Floor::new(store.clone(), outdial::events::EventBus::default());
+            for id in [novice.id, fluent.id] {
+                floor.set_agent_state(&tenant, id, StateChange::Available, now).await.unwrap();
+            }
+            let call = |id: i64| LiveCall {
+                id: CallId(id),
+                campaign: CampaignId(campaign.id),
+                priority: 0,
+                answered_at: now,
+                deadline: now + TimeDelta::seconds(2),
+                language: None,
+                region: None,
+            };
+            match floor.offer(&tenant, &call(1), now).await.unwrap() {
+                Decision::Offer(offer) => assert_eq!(offer.agent.0, fluent.id, "only the fluent agent is eligible"),
+                other => panic!("expected an offer, got {other:?}"),
+            }
+            assert_eq!(store.agents().get(&tenant, fluent.id).await.unwrap().state, "RESERVED");
+            assert_eq!(floor.offer(&tenant, &call(2), now).await.unwrap(), Decision::Wait);
+            let late = now + TimeDelta::seconds(3);
+            assert_eq!(floor.offer(&tenant, &call(3), late).await.unwrap(), Decision::Abandon);
         }
-        let call = |id: i64| LiveCall {
-            id: CallId(id),
-            campaign: CampaignId(campaign.id),
-            priority: 0,
-            answered_at: now,
-            deadline: now + TimeDelta::seconds(2),
-            language: None,
-            region: None,
-        };
-        match floor.offer(&tenant, &call(1), now).await.unwrap() {
-            Decision::Offer(offer) => assert_eq!(offer.agent.0, fluent.id, "only the fluent agent is eligible"),
-            other => panic!("expected an offer, got {other:?}"),
-        }
-        assert_eq!(store.agents().get(&tenant, fluent.id).await.unwrap().state, "RESERVED");
-        assert_eq!(floor.offer(&tenant, &call(2), now).await.unwrap(), Decision::Wait);
-        let late = now + TimeDelta::seconds(3);
-        assert_eq!(floor.offer(&tenant, &call(3), late).await.unwrap(), Decision::Abandon);
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn sqlite() {
-        run(Backend::Sqlite).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn postgres() {
-        run(Backend::Postgres).await
     }
 }

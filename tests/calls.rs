@@ -55,68 +55,60 @@ fn event(call: i64, id: &str, at: DateTime<Utc>, kind: CarrierEventKind) -> Carr
     }
 }
 
-async fn run(backend: Backend) {
-    let f = fixture(backend).await;
-    let now = Utc::now();
-    let new = || NewCall {
-        campaign_id: f.campaign,
-        contact_id: f.contact,
-        attempt: 1,
-        carrier: "simulated",
-        from_number: "+12125550100".into(),
-        to_number: "+12124567890".into(),
-    };
-    let call = f.store.calls().create_dialed(&f.tenant, new(), &safe("+12124567890"), now).await.unwrap();
-    assert_eq!(call.state, "DIALING");
-    // The same attempt again (a retry after a crash, a second scheduler): refused.
-    let again = f.store.calls().create_dialed(&f.tenant, new(), &safe("+12124567890"), now).await;
-    assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
-    let mut refused = safe("+12124567890");
-    refused.safe_to_call = false;
-    let unsafe_dial = f.store.calls().create_dialed(&f.tenant, NewCall { attempt: 2, ..new() }, &refused, now).await;
-    assert!(matches!(unsafe_dial, Err(DomainError::Conflict(_))));
+backend_tests! {
+    async fn calls_are_written_once_and_move_only_forward(backend) {
+        let f = fixture(backend).await;
+        let now = Utc::now();
+        let new = || NewCall {
+            campaign_id: f.campaign,
+            contact_id: f.contact,
+            attempt: 1,
+            carrier: "simulated",
+            from_number: "+12125550100".into(),
+            to_number: "+12124567890".into(),
+        };
+        let call = f.store.calls().create_dialed(&f.tenant, new(), &safe("+12124567890"), now).await.unwrap();
+        assert_eq!(call.state, "DIALING");
+        // The same attempt again (a retry after a crash, a second scheduler): refused.
+        let again = f.store.calls().create_dialed(&f.tenant, new(), &safe("+12124567890"), now).await;
+        assert!(matches!(again, Err(DomainError::Conflict(_))), "{again:?}");
+        let mut refused = safe("+12124567890");
+        refused.safe_to_call = false;
+        let unsafe_dial = f.store.calls().create_dialed(&f.tenant, NewCall { attempt: 2, ..new() }, &refused, now).await;
+        assert!(matches!(unsafe_dial, Err(DomainError::Conflict(_))));
 
-    let t = |s: i64| now + TimeDelta::seconds(s);
-    let calls = f.store.calls();
-    let store = &f.store;
-    let record = |e: CarrierEvent| async move { store.calls().record_event(&e, Utc::now()).await.unwrap() };
-    let answered = record(event(call.id, "e2", t(8), CarrierEventKind::Answered)).await;
-    let Recorded::New(after_answer) = answered else { panic!("new event") };
-    assert_eq!(after_answer.state, "ANSWERED");
-    assert_eq!(after_answer.carrier_call_id.as_deref(), Some(format!("v3:{}", call.id).as_str()));
-    // Out of order: ringing after the answer is stored but moves nothing.
-    let Recorded::New(late) = record(event(call.id, "e1", t(3), CarrierEventKind::Ringing)).await else { panic!() };
-    assert_eq!(late.state, "ANSWERED");
-    // A duplicate delivery has no effect.
-    assert_eq!(record(event(call.id, "e2", t(8), CarrierEventKind::Answered)).await, Recorded::Duplicate);
-    record(event(call.id, "e3", t(10), CarrierEventKind::MachineDetectionEnded { result: AmdResult::Human })).await;
-    // A person answered and hung up before reaching an agent: abandoned by the rules.
-    let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
-    let Recorded::New(ended) = record(event(call.id, "e4", t(12), hangup)).await else { panic!() };
-    assert_eq!((ended.state.as_str(), ended.outcome.as_deref()), ("ENDED", Some("ABANDONED")));
-    assert_eq!(ended.duration_seconds, Some(4));
-    assert_eq!(ended.amd_result.as_deref(), Some("human"));
-    let kinds: Vec<String> = calls.events(&f.tenant, call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["call.ringing", "call.answered", "call.machine.detection.ended", "call.hangup"]);
+        let t = |s: i64| now + TimeDelta::seconds(s);
+        let calls = f.store.calls();
+        let store = &f.store;
+        let record = |e: CarrierEvent| async move { store.calls().record_event(&e, Utc::now()).await.unwrap() };
+        let answered = record(event(call.id, "e2", t(8), CarrierEventKind::Answered)).await;
+        let Recorded::New(after_answer) = answered else { panic!("new event") };
+        assert_eq!(after_answer.state, "ANSWERED");
+        assert_eq!(after_answer.carrier_call_id.as_deref(), Some(format!("v3:{}", call.id).as_str()));
+        // Out of order: ringing after the answer is stored but moves nothing.
+        let Recorded::New(late) = record(event(call.id, "e1", t(3), CarrierEventKind::Ringing)).await else { panic!() };
+        assert_eq!(late.state, "ANSWERED");
+        // A duplicate delivery has no effect.
+        assert_eq!(record(event(call.id, "e2", t(8), CarrierEventKind::Answered)).await, Recorded::Duplicate);
+        record(event(call.id, "e3", t(10), CarrierEventKind::MachineDetectionEnded { result: AmdResult::Human })).await;
+        // A person answered and hung up before reaching an agent: abandoned by the rules.
+        let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
+        let Recorded::New(ended) = record(event(call.id, "e4", t(12), hangup)).await else { panic!() };
+        assert_eq!((ended.state.as_str(), ended.outcome.as_deref()), ("ENDED", Some("ABANDONED")));
+        assert_eq!(ended.duration_seconds, Some(4));
+        assert_eq!(ended.amd_result.as_deref(), Some("human"));
+        let kinds: Vec<String> = calls.events(&f.tenant, call.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["call.ringing", "call.answered", "call.machine.detection.ended", "call.hangup"]);
 
-    // An unanswered busy line.
-    let second =
-        calls.create_dialed(&f.tenant, NewCall { attempt: 2, ..new() }, &safe("+12124567890"), t(60)).await.unwrap();
-    let busy = CarrierEventKind::HungUp { cause: HangupCause::UserBusy, sip_code: Some(486) };
-    let Recorded::New(busy) = record(event(second.id, "e5", t(63), busy)).await else { panic!() };
-    assert_eq!(busy.outcome.as_deref(), Some("BUSY"));
-    // Another tenant cannot read them; the contact counts both attempts.
-    assert!(matches!(calls.get(&TenantId::new("globex"), call.id).await, Err(DomainError::NotFound(_))));
-    let contact = f.store.contacts().get(&f.tenant, f.contact).await.unwrap();
-    assert_eq!(contact.attempts, 2);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    run(Backend::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    run(Backend::Postgres).await
+        // An unanswered busy line.
+        let second =
+            calls.create_dialed(&f.tenant, NewCall { attempt: 2, ..new() }, &safe("+12124567890"), t(60)).await.unwrap();
+        let busy = CarrierEventKind::HungUp { cause: HangupCause::UserBusy, sip_code: Some(486) };
+        let Recorded::New(busy) = record(event(second.id, "e5", t(63), busy)).await else { panic!() };
+        assert_eq!(busy.outcome.as_deref(), Some("BUSY"));
+        // Another tenant cannot read them; the contact counts both attempts.
+        assert!(matches!(calls.get(&TenantId::new("globex"), call.id).await, Err(DomainError::NotFound(_))));
+        let contact = f.store.contacts().get(&f.tenant, f.contact).await.unwrap();
+        assert_eq!(contact.attempts, 2);
+    }
 }

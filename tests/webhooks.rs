@@ -6,7 +6,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Backend, TestApp, WsEvent, spawn_app_with, token};
+use common::{TestApp, WsEvent, spawn_app_with, token};
 use ed25519_dalek::{Signer, SigningKey};
 use outdial::telephony::{CallId, ClientState};
 use serde_json::{Value, json};
@@ -53,63 +53,55 @@ async fn dialed_call(app: &TestApp, admin: &str) -> (String, i64) {
     (campaign, call.id)
 }
 
-async fn run(backend: Backend) {
-    let key = SigningKey::generate(&mut rand_core::OsRng);
-    let public = BASE64.encode(key.verifying_key().to_bytes());
-    let app = spawn_app_with(backend, |config| config.telnyx_public_key = Some(public.clone())).await;
-    let admin = token("acme", ADMIN);
-    let (campaign, call) = dialed_call(&app, &admin).await;
-    let telnyx = Telnyx { key, http: reqwest::Client::new(), url: format!("{}/webhooks/telnyx", app.address) };
+backend_tests! {
+    async fn signed_events_reach_subscribers_once(backend) {
+        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let public = BASE64.encode(key.verifying_key().to_bytes());
+        let app = spawn_app_with(backend, |config| config.telnyx_public_key = Some(public.clone())).await;
+        let admin = token("acme", ADMIN);
+        let (campaign, call) = dialed_call(&app, &admin).await;
+        let telnyx = Telnyx { key, http: reqwest::Client::new(), url: format!("{}/webhooks/telnyx", app.address) };
 
-    let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
-    assert!(matches!(ws.next().await, WsEvent::Json(ack) if ack["type"] == "connection_ack"));
-    ws.subscribe(
-        "1",
-        "subscription($c: ID!) { callEvents(campaignId: $c) { kind missed call { id state outcome } } }",
-        json!({"c": campaign}),
-    )
-    .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
+        assert!(matches!(ws.next().await, WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+        ws.subscribe(
+            "1",
+            "subscription($c: ID!) { callEvents(campaignId: $c) { kind missed call { id state outcome } } }",
+            json!({"c": campaign}),
+        )
+        .await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    let answered = Telnyx::event(call, "call.answered", "evt-1", "2026-11-24T15:00:08Z", json!({}));
-    assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
-    let WsEvent::Json(first) = ws.next().await else { panic!("closed") };
-    assert_eq!(first["payload"]["data"]["callEvents"]["kind"], "call.answered", "{first}");
-    assert_eq!(first["payload"]["data"]["callEvents"]["call"]["state"], "ANSWERED");
+        let answered = Telnyx::event(call, "call.answered", "evt-1", "2026-11-24T15:00:08Z", json!({}));
+        assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
+        let WsEvent::Json(first) = ws.next().await else { panic!("closed") };
+        assert_eq!(first["payload"]["data"]["callEvents"]["kind"], "call.answered", "{first}");
+        assert_eq!(first["payload"]["data"]["callEvents"]["call"]["state"], "ANSWERED");
 
-    // A redelivery is taken (200) and changes nothing; a forged event is refused.
-    assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
-    let forger = SigningKey::generate(&mut rand_core::OsRng);
-    let forged =
-        Telnyx::event(call, "call.hangup", "evt-9", "2026-11-24T15:00:09Z", json!({"hangup_cause": "normal_clearing"}));
-    assert_eq!(telnyx.post(&forged, &forger).await, 401);
+        // A redelivery is taken (200) and changes nothing; a forged event is refused.
+        assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
+        let forger = SigningKey::generate(&mut rand_core::OsRng);
+        let forged =
+            Telnyx::event(call, "call.hangup", "evt-9", "2026-11-24T15:00:09Z", json!({"hangup_cause": "normal_clearing"}));
+        assert_eq!(telnyx.post(&forged, &forger).await, 401);
 
-    let hangup =
-        Telnyx::event(call, "call.hangup", "evt-2", "2026-11-24T15:00:12Z", json!({"hangup_cause": "normal_clearing"}));
-    assert_eq!(telnyx.post(&hangup, &telnyx.key).await, 200);
-    let WsEvent::Json(second) = ws.next().await else { panic!("closed") };
-    assert_eq!(
-        second["payload"]["data"]["callEvents"]["kind"], "call.hangup",
-        "the duplicate published nothing: {second}"
-    );
-    assert_eq!(second["payload"]["data"]["callEvents"]["call"]["outcome"], "ABANDONED");
+        let hangup =
+            Telnyx::event(call, "call.hangup", "evt-2", "2026-11-24T15:00:12Z", json!({"hangup_cause": "normal_clearing"}));
+        assert_eq!(telnyx.post(&hangup, &telnyx.key).await, 200);
+        let WsEvent::Json(second) = ws.next().await else { panic!("closed") };
+        assert_eq!(
+            second["payload"]["data"]["callEvents"]["kind"], "call.hangup",
+            "the duplicate published nothing: {second}"
+        );
+        assert_eq!(second["payload"]["data"]["callEvents"]["call"]["outcome"], "ABANDONED");
 
-    let query = "query($c: ID!) { calls(campaignId: $c) { totalCount edges { node { state outcome durationSeconds events { kind } } } } }";
-    let calls = app.graphql(Some(&admin), query, json!({"c": campaign})).await;
-    let node = &calls.data()["calls"]["edges"][0]["node"];
-    assert_eq!(node["state"], "ENDED");
-    assert_eq!(node["durationSeconds"], 4);
-    assert_eq!(node["events"], json!([{"kind": "call.answered"}, {"kind": "call.hangup"}]));
-    let foreign = app.graphql(Some(&token("globex", ADMIN)), query, json!({"c": campaign})).await;
-    assert_eq!(foreign.code(), "NOT_FOUND");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite() {
-    run(Backend::Sqlite).await
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres() {
-    run(Backend::Postgres).await
+        let query = "query($c: ID!) { calls(campaignId: $c) { totalCount edges { node { state outcome durationSeconds events { kind } } } } }";
+        let calls = app.graphql(Some(&admin), query, json!({"c": campaign})).await;
+        let node = &calls.data()["calls"]["edges"][0]["node"];
+        assert_eq!(node["state"], "ENDED");
+        assert_eq!(node["durationSeconds"], 4);
+        assert_eq!(node["events"], json!([{"kind": "call.answered"}, {"kind": "call.hangup"}]));
+        let foreign = app.graphql(Some(&token("globex", ADMIN)), query, json!({"c": campaign})).await;
+        assert_eq!(foreign.code(), "NOT_FOUND");
+    }
 }

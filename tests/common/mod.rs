@@ -271,8 +271,9 @@ impl WsClient {
 /// `name::postgres`.
 #[macro_export]
 macro_rules! backend_tests {
-    ($(async fn $name:ident($backend:ident) $body:block)+) => {
+    ($($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block)+) => {
         $(
+            $(#[$meta])*
             mod $name {
                 #[allow(unused_imports)]
                 use super::*;
