@@ -9,20 +9,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
+use crate::config::CarrierKind;
 use crate::config::Config;
-use crate::events::{CallEventSink, EventBus};
+use crate::dialer::scheduler::{Dialer, Shared};
+use crate::events::EventBus;
 use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::graphql::{ApiState, build_schema};
 use crate::http::{HttpState, router};
 use crate::store::Store;
+use crate::telephony::simulated::SimulationConfig;
+use crate::telephony::telnyx::TelnyxConfig;
 use crate::telephony::webhook::{WebhookState, WebhookVerifier};
+use crate::telephony::{Carrier, choose_carrier};
+use anyhow::Context as _;
 
 /// How often a running server looks for a new DNC snapshot.
 const DNC_RELOAD_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A built service bound to its listener, not yet serving.
 pub struct App {
+    dialer: Arc<Dialer>,
     listener: TcpListener,
     state: HttpState,
     shutdown: CancellationToken,
@@ -40,15 +47,21 @@ impl App {
         let bus = EventBus::default();
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
+        let dialer = Dialer::new(Shared {
+            store: store.clone(),
+            gate: gate.clone(),
+            floor: floor.clone(),
+            bus: bus.clone(),
+            carrier: carrier(config, clock.clone())?,
+            clock: clock.clone(),
+            ring_timeout_secs: 25,
+            machine_detection: true,
+        });
         let api = ApiState { store, clock, floor, gate, bus };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {
                 verifier: Arc::new(WebhookVerifier::from_base64(key)?),
-                sink: Arc::new(CallEventSink {
-                    store: api.store.clone(),
-                    bus: api.bus.clone(),
-                    clock: api.clock.clone(),
-                }),
+                sink: dialer.clone(),
                 clock: api.clock.clone(),
             }),
             None => None,
@@ -56,6 +69,7 @@ impl App {
         let schema = build_schema(api.clone());
         let listener = TcpListener::bind(config.listen).await?;
         Ok(App {
+            dialer,
             listener,
             state: HttpState { schema, api, verifier: Arc::new(verifier), webhooks },
             shutdown: CancellationToken::new(),
@@ -81,13 +95,34 @@ impl App {
         let shutdown = self.shutdown.clone();
         let store = self.state.api.store.clone();
         let reload = tokio::spawn(reload_dnc(self.state.api.gate.clone(), shutdown.clone()));
+        let dialer = tokio::spawn(self.dialer.clone().run(shutdown.clone()));
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         reload.abort();
+        let _ = dialer.await;
         store.close().await;
         Ok(())
     }
+}
+
+/// The configured carrier: Telnyx (API key and connection id required) or the simulated one.
+fn carrier(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<dyn Carrier>> {
+    let telnyx = match config.carrier {
+        CarrierKind::Simulated => None,
+        CarrierKind::Telnyx => {
+            let key = config.telnyx_api_key.clone().context("OUTDIAL_CARRIER=telnyx needs OUTDIAL_TELNYX_API_KEY")?;
+            let connection = config
+                .telnyx_connection_id
+                .clone()
+                .context("OUTDIAL_CARRIER=telnyx needs OUTDIAL_TELNYX_CONNECTION_ID")?;
+            let mut telnyx = TelnyxConfig::new(key, connection);
+            telnyx.base_url = config.telnyx_api_url.clone();
+            Some(telnyx)
+        }
+    };
+    let simulation = SimulationConfig { time_scale: config.sim_time_scale.max(0.01), ..SimulationConfig::default() };
+    Ok(choose_carrier(telnyx, simulation, clock)?)
 }
 
 /// Picks up a new DNC snapshot while serving; a bad file is logged and the old registry kept.

@@ -19,6 +19,16 @@ impl Clock for SystemClock {
     }
 }
 
+/// The wall clock read at a fixed offset: time passes at its real pace from another instant.
+/// For tests and demonstrations that must run at a chosen hour (inside a calling window).
+pub struct OffsetClock(pub TimeDelta);
+
+impl Clock for OffsetClock {
+    fn now(&self) -> DateTime<Utc> {
+        (Utc::now() + self.0).trunc_subsecs(6)
+    }
+}
+
 pub type SharedClock = Arc<dyn Clock>;
 
 pub fn system() -> SharedClock {

@@ -73,6 +73,15 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_CARRIER", value_enum, default_value_t = CarrierKind::Simulated)]
     pub carrier: CarrierKind,
 
+    /// The Telnyx Call Control Application (connection) that places our calls (Telnyx carrier).
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_CONNECTION_ID")]
+    pub telnyx_connection_id: Option<String>,
+
+    /// Simulated carrier: simulated seconds per wall-clock second (10 makes a 2-minute talk last
+    /// 12 s); the dialer's own rules (the 2-s routing budget) always run in real time.
+    #[arg(long, global = true, env = "OUTDIAL_SIM_TIME_SCALE", default_value_t = 1.0)]
+    pub sim_time_scale: f64,
+
     /// tracing filter, e.g. `info` or `outdial=debug,info`.
     #[arg(long, global = true, env = "OUTDIAL_LOG", default_value = "info")]
     pub log: String,
@@ -114,6 +123,8 @@ impl Config {
             telnyx_public_key: None,
             telnyx_api_url: "https://api.telnyx.com".into(),
             carrier: CarrierKind::Simulated,
+            telnyx_connection_id: None,
+            sim_time_scale: 1.0,
             log: "info".into(),
         }
     }

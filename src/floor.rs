@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex};
 use tokio::sync::Mutex;
 
+use crate::acd::ScreenPop;
 use crate::acd::{
     AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, Decision, LiveCall,
     SkillLevel, StateChange, Status, route,
@@ -23,7 +24,7 @@ use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
 use crate::clock::{local_day_start, next_local_day_start};
 use crate::error::{DomainError, DomainResult};
-use crate::events::{AgentUpdate, EventBus};
+use crate::events::{AgentUpdate, CallOffer, EventBus};
 use crate::store::Store;
 use crate::store::campaigns::settings_of;
 
@@ -152,16 +153,44 @@ impl Floor {
     }
 
     /// Routes an answered call and, on an offer, reserves the agent in the same step, so two
-    /// calls can never be offered the same agent. The caller (the live loop) sends the offer
-    /// with its screen pop, queues a `Wait`, and abandons an `Abandon` by the rules.
-    pub async fn offer(&self, tenant: &TenantId, call: &LiveCall, now: DateTime<Utc>) -> DomainResult<Decision> {
+    /// calls can never be offered the same agent; the agent's subscribers get the offer with
+    /// `screen_pop`. The caller (the live loop) bridges an offer, retries a `Wait` until its
+    /// deadline, and abandons an `Abandon` by the rules.
+    pub async fn offer(
+        &self,
+        tenant: &TenantId,
+        call: &LiveCall,
+        screen_pop: &ScreenPop,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Decision> {
         self.with_board(tenant, now, async |floor| {
             let decision = route(&floor.board, call, now)?;
             if let Decision::Offer(offer) = &decision {
                 let change = StateChange::Reserved { call: offer.call, campaign: offer.campaign };
-                self.apply(floor, tenant, offer.agent, change, now).await?;
+                let call_offer = Arc::new(CallOffer { decision: *offer, screen_pop: screen_pop.clone() });
+                self.apply_with(floor, tenant, offer.agent, change, Some(call_offer), now).await?;
             }
             Ok(decision)
+        })
+        .await
+    }
+
+    /// The agents who serve a campaign, as they are now (for its pacing).
+    pub async fn serving(&self, tenant: &TenantId, campaign: i64, now: DateTime<Utc>) -> DomainResult<Vec<AgentView>> {
+        self.with_board(tenant, now, async |floor| Ok(floor.board.serving(CampaignId(campaign), now).collect())).await
+    }
+
+    /// Ends the wrap-ups whose campaign timeout has come: those agents are AVAILABLE again.
+    pub async fn expire_wrap_ups(&self, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<()> {
+        self.with_board(tenant, now, async |floor| {
+            if floor.board.next_wrap_up_end().is_none_or(|end| end > now) {
+                return Ok(());
+            }
+            for transition in floor.board.expire_wrap_ups(now) {
+                self.store.agents().set_state(tenant, transition.agent.0, transition.to, None, now).await?;
+                self.publish(floor, tenant, transition.agent, None, now);
+            }
+            Ok(())
         })
         .await
     }
@@ -189,21 +218,46 @@ impl Floor {
         change: StateChange,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
+        self.apply_with(floor, tenant, agent, change, None, now).await
+    }
+
+    /// [`Floor::apply`] with the offer that the change carries to the agent's subscribers.
+    async fn apply_with(
+        &self,
+        floor: &mut TenantFloor,
+        tenant: &TenantId,
+        agent: AgentId,
+        change: StateChange,
+        offer: Option<Arc<CallOffer>>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<agent::Model> {
         let reason = match &change {
             StateChange::Paused { reason } => reason.clone(),
             _ => None,
         };
         let transition = floor.board.set_state(agent, change, now)?;
         let row = self.store.agents().set_state(tenant, agent.0, transition.to, reason.as_deref(), now).await?;
+        self.publish(floor, tenant, agent, offer, now);
+        Ok(row)
+    }
+
+    fn publish(
+        &self,
+        floor: &TenantFloor,
+        tenant: &TenantId,
+        agent: AgentId,
+        offer: Option<Arc<CallOffer>>,
+        now: DateTime<Utc>,
+    ) {
         if let Some(view) = floor.board.agent(agent, now) {
             self.bus.publish_agent(AgentUpdate {
                 tenant: tenant.clone(),
                 status: view.status,
                 since: view.since,
                 agent,
+                offer,
             });
         }
-        Ok(row)
     }
 
     /// Every agent's live view, by agent id.

@@ -151,7 +151,8 @@ impl Gate {
         self.check_with(&judgement, inputs, purpose, now).await
     }
 
-    /// Verdicts for one batch of numbers under a [`Judgement`]; each is appended to the audit.
+    /// Verdicts for one batch of numbers under a [`Judgement`]; each is appended to the audit
+    /// (for [`Purpose::Dial`], the safe ones by the caller, with the call they allow).
     pub async fn check_with(
         &self,
         judgement: &Judgement,
@@ -169,7 +170,7 @@ impl Gate {
         let attempts = records.attempts(tenant, &numbers, *campaign, judgement.attempts_since).await?;
         let places = records.places(tenant, &numbers).await?;
         let mut lookups = records.lookups(&numbers).await?;
-        if purpose == Purpose::Dial || inputs.len() == 1 {
+        if purpose != Purpose::Check || inputs.len() == 1 {
             self.look_up_missing(&numbers, &mut lookups, now).await?;
         }
 
@@ -196,7 +197,14 @@ impl Gate {
                 evaluate(self.rules, &data, tenant_settings, campaign_settings, input, &facts, *at)
             })
             .collect();
-        records.audit(tenant, &verdicts, purpose, *campaign, *at, now).await?;
+        if purpose == Purpose::Dial {
+            // A dial's safe verdict is audited with its call, in the transaction that writes the
+            // call row (`store::calls::create_dialed`); only refusals are written here.
+            let refused: Vec<Verdict> = verdicts.iter().filter(|v| !v.safe_to_call).cloned().collect();
+            records.audit(tenant, &refused, purpose, *campaign, *at, now).await?;
+        } else {
+            records.audit(tenant, &verdicts, purpose, *campaign, *at, now).await?;
+        }
         Ok(verdicts)
     }
 

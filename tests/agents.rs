@@ -169,7 +169,10 @@ backend_tests! {
 mod routing_on_the_floor {
     use super::common::fresh_database;
     use chrono::{TimeDelta, Utc};
-    use outdial::acd::{CallId, CampaignId, Decision, LiveCall, SkillLevel, StateChange, Strategy};
+    use outdial::acd::{
+        CallId, CampaignId, ContactCard, Decision, LiveCall, ScreenPop, ScreenPopSource, SkillLevel, StateChange,
+        Strategy,
+    };
     use outdial::campaign::{CampaignSettings, DialerMode};
     use outdial::config::Config;
     use outdial::floor::Floor;
@@ -211,14 +214,28 @@ mod routing_on_the_floor {
                 language: None,
                 region: None,
             };
-            match floor.offer(&tenant, &call(1), now).await.unwrap() {
+            let pop = |id: i64| {
+                let contact = ContactCard {
+                    id: 1,
+                    phone_number: "+12125550123".into(),
+                    first_name: None,
+                    last_name: None,
+                    email: None,
+                    state: None,
+                    timezone: None,
+                    fields: serde_json::json!({}),
+                };
+                let source = ScreenPopSource { contact, script: None, attempts: Vec::new(), crm_record: None };
+                ScreenPop::prepare(CallId(id), CampaignId(campaign.id), source)
+            };
+            match floor.offer(&tenant, &call(1), &pop(1), now).await.unwrap() {
                 Decision::Offer(offer) => assert_eq!(offer.agent.0, fluent.id, "only the fluent agent is eligible"),
                 other => panic!("expected an offer, got {other:?}"),
             }
             assert_eq!(store.agents().get(&tenant, fluent.id).await.unwrap().state, "RESERVED");
-            assert_eq!(floor.offer(&tenant, &call(2), now).await.unwrap(), Decision::Wait);
+            assert_eq!(floor.offer(&tenant, &call(2), &pop(2), now).await.unwrap(), Decision::Wait);
             let late = now + TimeDelta::seconds(3);
-            assert_eq!(floor.offer(&tenant, &call(3), late).await.unwrap(), Decision::Abandon);
+            assert_eq!(floor.offer(&tenant, &call(3), &pop(3), late).await.unwrap(), Decision::Abandon);
         }
     }
 }

@@ -187,6 +187,15 @@ impl Board {
         self.agents.get(&id).map(|a| view(id, a, now))
     }
 
+    /// The agents who serve `campaign` (assigned and meeting its skills and region), in no
+    /// particular order: the staff the campaign's pacing counts on.
+    pub fn serving(&self, campaign: CampaignId, now: DateTime<Utc>) -> impl Iterator<Item = AgentView> + '_ {
+        self.agents
+            .iter()
+            .filter(move |(_, a)| a.qualified.iter().any(|(c, _)| *c == campaign))
+            .map(move |(id, a)| view(*id, a, now))
+    }
+
     /// Every agent, in no particular order.
     pub fn agents(&self, now: DateTime<Utc>) -> impl Iterator<Item = AgentView> + '_ {
         self.agents.iter().map(move |(id, a)| view(*id, a, now))

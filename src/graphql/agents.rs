@@ -13,7 +13,7 @@ use super::connection::{IdConnection, connection, page_request, row_id};
 use super::loaders::{AgentCampaignIdsLoader, AgentLoader};
 use super::session::until_expiry;
 use super::{ApiState, clearable};
-use crate::acd::{AgentState, AgentView, SkillLevel, StateChange, Status};
+use crate::acd::{AgentState, AgentView, RoutingMethod, SkillLevel, StateChange, Status};
 use crate::auth::{Access, caller};
 use crate::error::{DomainError, DomainResult};
 use crate::store::agents::AgentProfile;
@@ -333,8 +333,34 @@ pub struct AgentEvent {
     /// The call offered (RESERVED), connected or being wrapped up.
     call_id: Option<ID>,
     campaign_id: Option<ID>,
+    /// When the change reserves the agent for an answered call: the offer and its screen pop.
+    offer: Option<CallOffer>,
     /// Events this subscriber missed by falling behind.
     missed: i32,
+}
+
+/// An answered call offered to the agent (it is being connected), and why this agent.
+#[derive(SimpleObject)]
+pub struct CallOffer {
+    call_id: ID,
+    campaign_id: ID,
+    routing_method: RoutingMethod,
+    /// 0-100: skills, language and region fit, and idle time.
+    match_score: f64,
+    /// What the agent sees: `contact`, `script` (filled in), `previousAttempts`, `crmRecord`.
+    screen_pop: async_graphql::Json<serde_json::Value>,
+}
+
+impl From<&crate::events::CallOffer> for CallOffer {
+    fn from(offer: &crate::events::CallOffer) -> Self {
+        CallOffer {
+            call_id: ID::from(offer.decision.call.0),
+            campaign_id: ID::from(offer.decision.campaign.0),
+            routing_method: offer.decision.routing_method,
+            match_score: offer.decision.match_score.points(),
+            screen_pop: async_graphql::Json(serde_json::to_value(&offer.screen_pop).unwrap_or_default()),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -369,6 +395,7 @@ impl AgentSubscription {
                         pause_reason: parts.reason,
                         call_id: parts.call,
                         campaign_id: parts.campaign,
+                        offer: update.offer.as_deref().map(CallOffer::from),
                         missed: 0,
                     })
                 }
@@ -380,6 +407,7 @@ impl AgentSubscription {
                     pause_reason: None,
                     call_id: None,
                     campaign_id: None,
+                    offer: None,
                     missed: i32::try_from(missed).unwrap_or(i32::MAX),
                 }),
             };

@@ -255,7 +255,8 @@ impl CampaignMutation {
         let state = ctx.data_unchecked::<ApiState>();
         let now = state.clock.now();
         let id = row_id(id, "campaign")?;
-        let row = state.store.campaigns().apply_action(&caller.tenant, id, action, at, now).await?;
+        let reason = (action == LifecycleAction::Complete).then_some("completed by a supervisor");
+        let row = state.store.campaigns().apply_action(&caller.tenant, id, action, at, reason, now).await?;
         state.floor.campaign_changed(&caller.tenant, &row, now).await;
         row.try_into()
     }

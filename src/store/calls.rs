@@ -1,9 +1,11 @@
 //! Calls of a tenant and their carrier events: the dial path's one write (the call row, its
 //! audited verdict and the contact's attempt, together or not at all), carrier events stored
-//! once by their event id and applied to the call only when they move it forward, and reads.
+//! once by their event id and applied to the call only when they move it forward, the end of a
+//! call settled in the same transaction (its cost, and the contact's retry by the campaign's
+//! rules), and reads.
 
 use chrono::{DateTime, Utc};
-use entity::{call, call_event, contact};
+use entity::{call, call_event, campaign, contact};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
@@ -176,6 +178,7 @@ impl Calls<'_> {
         contact::Entity::update_many()
             .col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).add(1))
             .col_expr(contact::Column::LastAttemptAt, Expr::value(now))
+            .col_expr(contact::Column::Status, Expr::value(super::contacts::DIALING))
             .filter(contact::Column::TenantId.eq(tenant.as_str()))
             .filter(contact::Column::Id.eq(new.contact_id))
             .exec(&txn)
@@ -207,11 +210,75 @@ impl Calls<'_> {
             Err(other) => return Err(other),
         }
         let updated = match advance(&current, event) {
-            Some(change) => change.update(&txn).await?,
+            Some(change) => {
+                let updated = change.update(&txn).await?;
+                if updated.ended_at.is_some() && current.ended_at.is_none() {
+                    settle(&txn, updated, now).await?
+                } else {
+                    updated
+                }
+            }
             None => current,
         };
         txn.commit().await?;
         Ok(Recorded::New(Box::new(updated)))
+    }
+
+    /// Ends a call the carrier never placed or that a restart left behind (`FAILED`), settled as
+    /// any ended call. A call already ended is left as it is.
+    pub async fn fail(&self, tenant: &TenantId, id: i64, now: DateTime<Utc>) -> DomainResult<call::Model> {
+        let txn = self.0.write().await?;
+        let current = find(&txn, tenant, id).await?;
+        if current.ended_at.is_some() {
+            return Ok(current);
+        }
+        let mut row: call::ActiveModel = current.into();
+        row.state = Set(CallState::Ended.as_str().into());
+        row.ended_at = Set(Some(now));
+        row.outcome = Set(Some("FAILED".into()));
+        let ended = row.update(&txn).await?;
+        let settled = settle(&txn, ended, now).await?;
+        txn.commit().await?;
+        Ok(settled)
+    }
+
+    /// Keeps the carrier's handle of a call as soon as the carrier accepted the dial.
+    pub async fn set_carrier_ref(
+        &self,
+        tenant: &TenantId,
+        id: i64,
+        call_control_id: &str,
+        call_session_id: &str,
+    ) -> DomainResult<()> {
+        call::Entity::update_many()
+            .col_expr(call::Column::CarrierCallId, Expr::value(call_control_id))
+            .col_expr(call::Column::CarrierSessionId, Expr::value(call_session_id))
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::Id.eq(id))
+            .filter(call::Column::CarrierCallId.is_null())
+            .exec(&self.0.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Calls of every tenant not ended yet (restart reconciliation).
+    pub async fn unfinished(&self) -> DomainResult<Vec<call::Model>> {
+        Ok(call::Entity::find()
+            .filter(call::Column::State.ne(CallState::Ended.as_str()))
+            .order_by_asc(call::Column::Id)
+            .all(&self.0.db)
+            .await?)
+    }
+
+    /// A contact's earlier calls, newest first.
+    pub async fn of_contact(&self, tenant: &TenantId, contact: i64, limit: u64) -> DomainResult<Vec<call::Model>> {
+        Ok(call::Entity::find()
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::ContactId.eq(contact))
+            .order_by_desc(call::Column::Attempt)
+            .limit(limit)
+            .all(&self.0.db)
+            .await?)
     }
 
     /// Records which agent took the call (when the ACD offered it).
@@ -437,6 +504,39 @@ fn advance(current: &call::Model, event: &CarrierEvent) -> Option<call::ActiveMo
         _ => return None,
     }
     Some(row)
+}
+
+/// What the end of a call does, in the transaction that ended it: its cost (connected minutes
+/// times the campaign's cost per minute), and the contact's next step. A call that reached an
+/// agent leaves the contact DONE until the disposition says otherwise; any other end (no answer,
+/// busy, voicemail, abandoned, failed) is retried after the campaign's retry delay while
+/// attempts are left.
+async fn settle(txn: &impl ConnectionTrait, ended: call::Model, now: DateTime<Utc>) -> DomainResult<call::Model> {
+    let campaign =
+        campaign::Entity::find_by_id(ended.campaign_id).one(txn).await?.ok_or(DomainError::NotFound("campaign"))?;
+    let contact =
+        contact::Entity::find_by_id(ended.contact_id).one(txn).await?.ok_or(DomainError::NotFound("contact"))?;
+    let at = ended.ended_at.unwrap_or(now);
+    let (status, next) = if ended.bridged_at.is_some() || contact.attempts >= campaign.max_attempts {
+        ("DONE", None)
+    } else {
+        ("RETRY", Some(at + chrono::TimeDelta::minutes(i64::from(campaign.retry_delay_minutes))))
+    };
+    // Only a contact still marked as dialing is moved: a status set meanwhile (DNC) stands.
+    contact::Entity::update_many()
+        .col_expr(contact::Column::Status, Expr::value(status))
+        .col_expr(contact::Column::NextAttemptAt, Expr::value(next))
+        .filter(contact::Column::TenantId.eq(ended.tenant_id.as_str()))
+        .filter(contact::Column::Id.eq(ended.contact_id))
+        .filter(contact::Column::Status.eq(super::contacts::DIALING))
+        .exec(txn)
+        .await?;
+    let Some(seconds) = ended.duration_seconds.filter(|_| campaign.cost_per_minute > 0.0) else {
+        return Ok(ended);
+    };
+    let mut row: call::ActiveModel = ended.into();
+    row.cost = Set(Some(f64::from(seconds) / 60.0 * campaign.cost_per_minute));
+    Ok(row.update(txn).await?)
 }
 
 /// The outcome of a call that ended without one being set: by the rules, a person who answered

@@ -118,14 +118,26 @@ impl Campaigns<'_> {
         Ok(by_campaign)
     }
 
+    /// Running campaigns of every tenant (the scheduler's work list).
+    pub async fn running(&self) -> DomainResult<Vec<campaign::Model>> {
+        Ok(campaign::Entity::find()
+            .filter(campaign::Column::Status.eq(CampaignStatus::Running.as_str()))
+            .order_by_asc(campaign::Column::Id)
+            .all(&self.0.db)
+            .await?)
+    }
+
     /// Moves a campaign through its lifecycle. The update is conditional on the status read, so
-    /// two supervisors racing get one success and one `CONFLICT`.
+    /// two supervisors racing get one success and one `CONFLICT`. `reason` says why (a
+    /// supervisor completed it; the dialer paused it for want of a caller ID, or completed it
+    /// when no callable contact was left); `None` clears the last one.
     pub async fn apply_action(
         &self,
         tenant: &TenantId,
         id: i64,
         action: LifecycleAction,
         scheduled_at: Option<DateTime<Utc>>,
+        reason: Option<&str>,
         now: DateTime<Utc>,
     ) -> DomainResult<campaign::Model> {
         let current = find(&self.0.db, tenant, id).await?;
@@ -144,9 +156,7 @@ impl Campaigns<'_> {
         if let Some((column, at)) = stamp {
             update = update.col_expr(column, Expr::value(at));
         }
-        if action == LifecycleAction::Complete {
-            update = update.col_expr(campaign::Column::StatusReason, Expr::value("completed by a supervisor"));
-        }
+        update = update.col_expr(campaign::Column::StatusReason, Expr::value(reason));
         let result = update
             .filter(campaign::Column::Id.eq(id))
             .filter(campaign::Column::TenantId.eq(tenant.as_str()))

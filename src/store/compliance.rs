@@ -26,6 +26,8 @@ const BATCH: usize = 500;
 pub enum Purpose {
     /// Asked for through the API (`complianceCheck`, `validateContacts`).
     Check,
+    /// The hopper's check of a contact it is about to queue for dialing.
+    Hopper,
     /// Used to place a call.
     Dial,
 }
@@ -34,6 +36,7 @@ impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Purpose::Check => "CHECK",
+            Purpose::Hopper => "HOPPER",
             Purpose::Dial => "DIAL",
         }
     }

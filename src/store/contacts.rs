@@ -1,5 +1,6 @@
 //! Contacts of a tenant: batch insertion that stores each number once per list, lookups and
-//! searchable pages.
+//! searchable pages, and the dialing bookkeeping: which contacts are due (the hopper's source) and
+//! what a gate refusal does to a contact.
 
 use chrono::{DateTime, Utc};
 use entity::contact;
@@ -43,6 +44,11 @@ impl Store {
 
 /// Contact statuses that still have a call to come.
 pub const OPEN_STATUSES: [&str; 3] = ["NEW", "RETRY", "CALLBACK"];
+/// A contact whose call is in flight (set when it is dialed, cleared when the call ends).
+pub const DIALING: &str = "DIALING";
+/// A contact the compliance gate refused for a reason time does not lift (DNC, no consent for a
+/// wireless number, an invalid number): it leaves the hopper until someone reopens it.
+pub const BLOCKED: &str = "BLOCKED";
 
 impl Contacts<'_> {
     /// Contacts of the lists that may still be called: open status, attempts left.
@@ -55,6 +61,55 @@ impl Contacts<'_> {
             .filter(contact::Column::Attempts.lt(max_attempts))
             .count(&self.0.db)
             .await?)
+    }
+
+    /// Contacts of the lists that are due at `now` (open status, attempts left, no later next
+    /// attempt), callbacks first, then by when they became due and by id; `skip` are left out
+    /// (already in the hopper or dialing).
+    pub async fn due(
+        &self,
+        tenant: &TenantId,
+        lists: &[i64],
+        max_attempts: i32,
+        now: DateTime<Utc>,
+        skip: &[i64],
+        limit: u64,
+    ) -> DomainResult<Vec<contact::Model>> {
+        use sea_orm::{Order, QueryOrder};
+        let callback_first = Expr::case(contact::Column::Status.eq("CALLBACK"), 0).finally(1);
+        Ok(contact::Entity::find()
+            .filter(contact::Column::TenantId.eq(tenant.as_str()))
+            .filter(contact::Column::ListId.is_in(lists.iter().copied()))
+            .filter(contact::Column::Status.is_in(OPEN_STATUSES))
+            .filter(contact::Column::Attempts.lt(max_attempts))
+            .filter(
+                Condition::any()
+                    .add(contact::Column::NextAttemptAt.is_null())
+                    .add(contact::Column::NextAttemptAt.lte(now)),
+            )
+            .filter(contact::Column::Id.is_not_in(skip.iter().copied()))
+            .order_by(Expr::expr(callback_first), Order::Asc)
+            .order_by_asc(contact::Column::NextAttemptAt)
+            .order_by_asc(contact::Column::Id)
+            .limit(limit)
+            .all(&self.0.db)
+            .await?)
+    }
+
+    /// Takes contacts the gate refused out of the hopper: until their next safe time when they
+    /// have one, otherwise for good ([`BLOCKED`]).
+    pub async fn defer(&self, tenant: &TenantId, refused: &[(i64, Option<DateTime<Utc>>)]) -> DomainResult<()> {
+        let txn = self.0.write().await?;
+        for (id, until) in refused {
+            let mut update = contact::Entity::update_many().filter(contact::Column::TenantId.eq(tenant.as_str()));
+            update = match until {
+                Some(at) => update.col_expr(contact::Column::NextAttemptAt, Expr::value(*at)),
+                None => update.col_expr(contact::Column::Status, Expr::value(BLOCKED)),
+            };
+            update.filter(contact::Column::Id.eq(*id)).exec(&txn).await?;
+        }
+        txn.commit().await?;
+        Ok(())
     }
 
     /// Inserts a batch in one transaction. A number already in the list is not inserted again

@@ -48,6 +48,11 @@ impl super::Store {
         Ok(updated.settings)
     }
 
+    /// The tenant's row, when it has one.
+    pub async fn tenant(&self, tenant: &TenantId) -> DomainResult<Option<tenant::Model>> {
+        Ok(tenant::Entity::find_by_id(tenant.as_str()).one(&self.db).await?)
+    }
+
     /// The tenant's product settings (`{}` for a tenant with no row yet).
     pub async fn tenant_settings(&self, tenant: &TenantId) -> DomainResult<serde_json::Value> {
         let row = tenant::Entity::find_by_id(tenant.as_str()).one(&self.db).await?;

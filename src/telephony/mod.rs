@@ -294,6 +294,8 @@ pub enum CarrierError {
 /// A carrier places and controls calls and reports their events. Object safe: held as `Arc<dyn Carrier>`.
 #[async_trait]
 pub trait Carrier: Send + Sync {
+    /// The carrier's name as call rows keep it (`telnyx`, `simulated`).
+    fn name(&self) -> &'static str;
     /// Places a call. Returns once the carrier accepted it; what happens next arrives as events.
     async fn dial(&self, request: DialRequest) -> Result<CarrierCallRef, CarrierError>;
     /// Connects an answered call to an agent.

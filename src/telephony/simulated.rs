@@ -409,6 +409,10 @@ impl CallTask {
 
 #[async_trait]
 impl Carrier for SimulatedCarrier {
+    fn name(&self) -> &'static str {
+        "simulated"
+    }
+
     async fn dial(&self, request: DialRequest) -> Result<CarrierCallRef, CarrierError> {
         request.validate()?;
         let plan = {

@@ -326,6 +326,10 @@ struct CallData {
 
 #[async_trait]
 impl Carrier for TelnyxCarrier {
+    fn name(&self) -> &'static str {
+        "telnyx"
+    }
+
     async fn dial(&self, request: DialRequest) -> Result<CarrierCallRef, CarrierError> {
         request.validate()?;
         let config = &self.inner.config;

@@ -25,7 +25,11 @@ pub enum Backend {
 
 static TRACING: LazyLock<()> = LazyLock::new(|| {
     if std::env::var_os("TEST_LOG").is_some() {
-        let _ = tracing_subscriber::fmt().with_env_filter("info").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                std::env::var("TEST_LOG").ok().filter(|f| !f.is_empty() && f != "1").unwrap_or_else(|| "info".into()),
+            )
+            .try_init();
     }
 });
 
@@ -34,9 +38,19 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub database_url: String,
     pub config: Config,
+    pub clock: outdial::clock::SharedClock,
     pub _dir: tempfile::TempDir,
     shutdown: tokio_util::sync::CancellationToken,
     pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl TestApp {
+    /// Stops the server as a SIGTERM would and waits until it has let go of everything.
+    pub async fn shutdown_and_wait(&mut self) -> &mut Self {
+        self.shutdown.cancel();
+        (&mut self.task).await.expect("server task").expect("server stopped cleanly");
+        self
+    }
 }
 
 impl Drop for TestApp {
@@ -67,22 +81,31 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 }
 
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_at(backend, configure, outdial::clock::system()).await
+}
+
+/// A server whose clock is `clock` (e.g. an offset clock that puts the test inside calling hours).
+pub async fn spawn_app_at(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+    clock: outdial::clock::SharedClock,
+) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database(backend, dir.path()).await;
     let mut config = Config::for_database(database_url.clone());
     config.jwt_secret = Some(SecretString::from(SECRET.to_owned()));
     configure(&mut config);
-    let app = outdial::app::App::build(&config, outdial::clock::system()).await.expect("build the app");
+    let app = outdial::app::App::build(&config, clock.clone()).await.expect("build the app");
     let address = format!("http://{}", app.local_addr().expect("address"));
     let shutdown = app.shutdown_token();
     let task = tokio::spawn(app.run_until_stopped());
-    TestApp { address, http: reqwest::Client::new(), database_url, config, _dir: dir, shutdown, task }
+    TestApp { address, http: reqwest::Client::new(), database_url, config, clock, _dir: dir, shutdown, task }
 }
 
 /// A second server over the same database as `app` (a restart, or another instance).
 pub async fn spawn_app_on(app: &TestApp) -> TestApp {
-    let built = outdial::app::App::build(&app.config, outdial::clock::system()).await.expect("build the app");
+    let built = outdial::app::App::build(&app.config, app.clock.clone()).await.expect("build the app");
     let address = format!("http://{}", built.local_addr().expect("address"));
     let shutdown = built.shutdown_token();
     let task = tokio::spawn(built.run_until_stopped());
@@ -92,6 +115,7 @@ pub async fn spawn_app_on(app: &TestApp) -> TestApp {
         http: reqwest::Client::new(),
         database_url: app.database_url.clone(),
         config: app.config.clone(),
+        clock: app.clock.clone(),
         _dir: dir,
         shutdown,
         task,

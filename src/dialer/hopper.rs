@@ -1,0 +1,93 @@
+//! The hopper of one running campaign: the next contacts to dial, callbacks first, then by when
+//! they became due, each passed by the compliance gate for "now" when it was queued (audited as
+//! `HOPPER`). A contact the gate refuses leaves the hopper until its next safe time, or for good
+//! when time cannot lift the refusal. Entries older than [`FRESH_FOR`] are dropped unused: the
+//! dial path checks the gate again at the dial instant either way.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{campaign, contact};
+use std::collections::VecDeque;
+
+use crate::auth::TenantId;
+use crate::error::DomainResult;
+use crate::gate::Gate;
+use crate::store::Store;
+use crate::store::compliance::Purpose;
+
+/// How long a hopper verdict is trusted before the contact is checked again.
+pub const FRESH_FOR: TimeDelta = TimeDelta::seconds(60);
+
+/// Most contacts read and checked in one refill.
+const REFILL_BATCH: u64 = 500;
+
+#[derive(Default)]
+pub struct Hopper {
+    queue: VecDeque<(contact::Model, DateTime<Utc>)>,
+}
+
+/// What a refill found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Refill {
+    /// Contacts read from the lists (due now).
+    pub due: usize,
+    /// Of those, queued (the gate passed them).
+    pub queued: usize,
+}
+
+impl Hopper {
+    pub fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// Up to `count` contacts to dial now, in order; stale entries are dropped on the way.
+    pub fn take(&mut self, count: usize, now: DateTime<Utc>) -> Vec<contact::Model> {
+        let mut taken = Vec::with_capacity(count.min(self.queue.len()));
+        while taken.len() < count {
+            let Some((contact, checked_at)) = self.queue.pop_front() else { break };
+            if now - checked_at <= FRESH_FOR {
+                taken.push(contact);
+            }
+        }
+        taken
+    }
+
+    /// Reads due contacts of the campaign's lists (up to `wanted` more than it holds), checks
+    /// them with the gate for `now` and queues those it passes; the refused are deferred.
+    pub async fn refill(
+        &mut self,
+        store: &Store,
+        gate: &Gate,
+        tenant: &TenantId,
+        campaign: &campaign::Model,
+        lists: &[i64],
+        wanted: usize,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Refill> {
+        let held: Vec<i64> = self.queue.iter().map(|(c, _)| c.id).collect();
+        let limit = (wanted as u64).clamp(1, REFILL_BATCH);
+        let due = store.contacts().due(tenant, lists, campaign.max_attempts, now, &held, limit).await?;
+        if due.is_empty() {
+            return Ok(Refill::default());
+        }
+        let judgement = gate.judgement(tenant, now, Some(campaign)).await?;
+        let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
+        let verdicts = gate.check_with(&judgement, &numbers, Purpose::Hopper, now).await?;
+        let mut refill = Refill { due: due.len(), queued: 0 };
+        let mut refused = Vec::new();
+        for (contact, verdict) in due.into_iter().zip(verdicts) {
+            if verdict.safe_to_call {
+                self.queue.push_back((contact, now));
+                refill.queued += 1;
+            } else {
+                tracing::debug!(contact = contact.id, reasons = ?verdict.codes(), next = ?verdict.next_safe_call_time, "hopper: refused");
+                refused.push((contact.id, verdict.next_safe_call_time));
+            }
+        }
+        store.contacts().defer(tenant, &refused).await?;
+        Ok(refill)
+    }
+}

@@ -1,0 +1,732 @@
+//! One running campaign's owner task: it keeps the hopper, follows the campaign's calls through
+//! their carrier events, asks the pacing core how many calls to start (every tick and after every
+//! event), dials through the one dial path, routes each live answer to an agent within the 2-s
+//! budget or abandons it by the rules, and moves agents through ON_CALL and WRAP_UP.
+//!
+//! The dial path: the gate checks the contacts again for the dial instant (`DIAL`), the call
+//! row, its audited verdict and the contact's attempt are written together
+//! (`store::calls::create_dialed`), and only then is the carrier asked. Carrier commands run in
+//! their own tasks and report back, so a slow carrier never stalls routing.
+//!
+//! A paused campaign starts no new call and lets the calls in flight finish; the task ends when
+//! the campaign is no longer running and nothing is in flight.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::{campaign, contact};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::hopper::Hopper;
+use super::pacing::{
+    AbandonmentSoFar, AbandonmentTarget, AgentActivity, AgentObs, CallObs, CallStage, Constraints, DialResult,
+    DialerMode, Estimator, Observation, PacerConfig, PacingSnapshot, decide,
+};
+use super::scheduler::Shared;
+use crate::acd::{
+    AgentId, CallId, CampaignId, ContactCard, Decision, LiveCall, PreviousAttempt, ScreenPop, ScreenPopSource,
+    StateChange, Status,
+};
+use crate::auth::TenantId;
+use crate::campaign::{CampaignSettings, CampaignStatus, LifecycleAction};
+use crate::clock::local_day_start;
+use crate::error::{DomainError, DomainResult};
+use crate::events::AgentUpdate;
+use crate::store::calls::NewCall;
+use crate::store::campaigns::settings_of;
+use crate::telephony::{
+    AgentEndpoint, AmdResult, CarrierCallRef, CarrierError, CarrierEvent, CarrierEventKind, DialRequest, HangupCause,
+    SafeHarbor,
+};
+
+/// How often the task wakes when nothing happens.
+const TICK: Duration = Duration::from_millis(100);
+/// How often the campaign row, the abandonment figures and wrap-up timeouts are read again.
+const REFRESH_EVERY: TimeDelta = TimeDelta::seconds(1);
+/// A live answer that finds no agent within this time of the greeting is abandoned.
+const ROUTING_BUDGET: TimeDelta = TimeDelta::seconds(2);
+/// The carrier's rolling rate window the pacer's dials-per-window cap counts in.
+const RATE_WINDOW: TimeDelta = TimeDelta::seconds(5);
+/// Most calls started in one step.
+const MAX_DIALS_PER_STEP: u32 = 100;
+/// The daily guard on abandonment (the rules cap 30 days; a bad day must not spend it all).
+const DAILY_ABANDON_CAP: f64 = 0.04;
+
+/// What reaches a campaign's task from outside.
+#[derive(Debug)]
+pub enum Message {
+    /// A carrier event of one of the campaign's calls, already stored.
+    Event(CarrierEvent),
+    /// The carrier's answer to a dial, with the screen pop prepared meanwhile.
+    Dialed { call: i64, result: Result<CarrierCallRef, CarrierError>, screen_pop: Box<ScreenPop> },
+    /// A bridge, safe-harbor message or hang-up the carrier refused.
+    CommandFailed { call: i64, error: CarrierError },
+}
+
+/// Where one of the campaign's calls is, as this task follows it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stage {
+    Dialing,
+    Ringing,
+    /// Answered; the machine detector has not spoken yet.
+    Screening,
+    /// A person is on the line and no agent is free yet.
+    Waiting {
+        deadline: DateTime<Utc>,
+    },
+    /// An agent is reserved; the bridge is on its way.
+    Offered {
+        agent: AgentId,
+    },
+    Bridged {
+        agent: AgentId,
+    },
+    /// We hung up or played the safe-harbor message; the hang-up event closes it.
+    Ending,
+}
+
+struct Flight {
+    contact: contact::Model,
+    handle: Option<CarrierCallRef>,
+    stage: Stage,
+    dialed_at: DateTime<Utc>,
+    stage_since: DateTime<Utc>,
+    answered_at: Option<DateTime<Utc>>,
+    /// The pacer has learned this dial's outcome.
+    resolved: bool,
+    screen_pop: Option<ScreenPop>,
+}
+
+impl Flight {
+    fn enter(&mut self, stage: Stage, now: DateTime<Utc>) {
+        self.stage = stage;
+        self.stage_since = now;
+    }
+}
+
+pub struct Runner {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    campaign: campaign::Model,
+    settings: CampaignSettings,
+    lists: Vec<i64>,
+    seller: String,
+    caller_id: Option<String>,
+    estimator: Estimator,
+    epoch: DateTime<Utc>,
+    hopper: Hopper,
+    calls: HashMap<i64, Flight>,
+    recent_dials: VecDeque<DateTime<Utc>>,
+    abandonment: AbandonmentSoFar,
+    /// Agents in WRAP_UP after one of this campaign's calls, since when.
+    wrapping: HashMap<AgentId, DateTime<Utc>>,
+    refreshed_at: DateTime<Utc>,
+    inbox_tx: mpsc::Sender<Message>,
+}
+
+impl Runner {
+    pub async fn start(
+        shared: Arc<Shared>,
+        tenant: TenantId,
+        campaign_id: i64,
+        inbox_tx: mpsc::Sender<Message>,
+    ) -> DomainResult<Runner> {
+        let now = shared.clock.now();
+        let campaign = shared.store.campaigns().get(&tenant, campaign_id).await?;
+        let tenant_row = shared.store.tenant(&tenant).await?;
+        let seller = tenant_row.as_ref().map_or_else(|| tenant.as_str().to_owned(), |t| t.name.clone());
+        let default_caller_id = tenant_row.and_then(|t| t.default_caller_id);
+        let mut runner = Runner {
+            settings: settings_of(&campaign)?,
+            lists: Vec::new(),
+            caller_id: None,
+            seller,
+            estimator: Estimator::new(PacerConfig::default(), 0.0),
+            epoch: now,
+            hopper: Hopper::default(),
+            calls: HashMap::new(),
+            recent_dials: VecDeque::new(),
+            abandonment: AbandonmentSoFar::default(),
+            wrapping: HashMap::new(),
+            refreshed_at: now - REFRESH_EVERY,
+            campaign,
+            shared,
+            tenant,
+            inbox_tx,
+        };
+        runner.caller_id = runner.settings.caller_id.clone().or(default_caller_id);
+        runner.refresh(now).await?;
+        Ok(runner)
+    }
+
+    /// Runs until the campaign stops running and its last call has ended, or `shutdown`.
+    pub async fn run(mut self, mut inbox: mpsc::Receiver<Message>, shutdown: CancellationToken) {
+        let mut agents = self.shared.bus.subscribe_agents();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                message = inbox.recv() => match message {
+                    Some(message) => self.handle(message).await,
+                    None => break,
+                },
+                update = agents.recv() => match update {
+                    Ok(update) => self.agent_changed(&update).await,
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tick.tick() => {}
+            }
+            let now = self.shared.clock.now();
+            if let Err(error) = self.step(now).await {
+                tracing::warn!(campaign = self.campaign.id, %error, "dialer step failed; trying again");
+            }
+            if !self.running() && self.calls.is_empty() {
+                break;
+            }
+        }
+        tracing::info!(campaign = self.campaign.id, status = %self.campaign.status, "campaign task stopped");
+    }
+
+    fn running(&self) -> bool {
+        self.campaign.status == CampaignStatus::Running.as_str()
+    }
+
+    fn secs(&self, at: DateTime<Utc>) -> f64 {
+        (at - self.epoch).as_seconds_f64()
+    }
+
+    /// One step: refresh what is read periodically, abandon waiting calls past their deadline,
+    /// retry the others, then dial what the pacer asks for.
+    async fn step(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        if now - self.refreshed_at >= REFRESH_EVERY {
+            self.refresh(now).await?;
+        }
+        self.route_waiting(now).await;
+        if self.running() {
+            self.pace(now).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads the campaign again (status, settings), the abandonment figures the budget spends,
+    /// and ends timed-out wrap-ups.
+    async fn refresh(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        self.refreshed_at = now;
+        let store = &self.shared.store;
+        let campaign = store.campaigns().get(&self.tenant, self.campaign.id).await?;
+        if campaign.updated_at != self.campaign.updated_at || self.lists.is_empty() {
+            self.settings = settings_of(&campaign)?;
+            self.lists = store
+                .campaigns()
+                .list_ids(&self.tenant, &[campaign.id])
+                .await?
+                .remove(&campaign.id)
+                .unwrap_or_default();
+        }
+        self.campaign = campaign;
+        let zone = store.tenant_time_zone(&self.tenant).await?;
+        let calls = store.calls();
+        let month = calls.totals(&self.tenant, self.campaign.id, now - TimeDelta::days(30), now).await?;
+        let today = calls.totals(&self.tenant, self.campaign.id, local_day_start(zone, now), now).await?;
+        self.abandonment = AbandonmentSoFar {
+            window_live_answers: month.human_answered,
+            window_abandoned: month.abandoned,
+            today_live_answers: today.human_answered,
+            today_abandoned: today.abandoned,
+        };
+        self.shared.floor.expire_wrap_ups(&self.tenant, now).await
+    }
+
+    /// Asks the pacing core how many calls to start and starts them.
+    async fn pace(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        while self.recent_dials.front().is_some_and(|at| now - *at >= RATE_WINDOW) {
+            self.recent_dials.pop_front();
+        }
+        let snapshot = self.snapshot(now).await?;
+        let decision = decide(&self.estimator, &snapshot, self.secs(now));
+        let wanted = decision.calls_to_start.min(MAX_DIALS_PER_STEP) as usize;
+        if wanted == 0 {
+            return Ok(());
+        }
+        if self.caller_id.is_none() {
+            // Calls must show a number the called party can call back (16 CFR 310.4(a)(8)).
+            let reason = "no caller ID: set the campaign's callerId or the tenant's default caller ID";
+            self.campaign = self
+                .shared
+                .store
+                .campaigns()
+                .apply_action(&self.tenant, self.campaign.id, LifecycleAction::Pause, None, Some(reason), now)
+                .await?;
+            tracing::warn!(campaign = self.campaign.id, "campaign paused: {reason}");
+            return Ok(());
+        }
+        if self.hopper.len() < wanted * 2 {
+            let refill = self
+                .hopper
+                .refill(
+                    &self.shared.store,
+                    &self.shared.gate,
+                    &self.tenant,
+                    &self.campaign,
+                    &self.lists,
+                    wanted * 4,
+                    now,
+                )
+                .await?;
+            if self.hopper.is_empty() && refill.due == 0 && self.calls.is_empty() {
+                return self.complete_if_exhausted(now).await;
+            }
+        }
+        let contacts = self.hopper.take(wanted, now);
+        self.dial(contacts, now).await
+    }
+
+    /// Completes the campaign when none of its contacts has a call to come.
+    async fn complete_if_exhausted(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        let remaining =
+            self.shared.store.contacts().remaining(&self.tenant, &self.lists, self.settings.max_attempts).await?;
+        if remaining > 0 {
+            return Ok(());
+        }
+        let reason = "no callable contact left";
+        let row = self
+            .shared
+            .store
+            .campaigns()
+            .apply_action(&self.tenant, self.campaign.id, LifecycleAction::Complete, None, Some(reason), now)
+            .await?;
+        self.shared.floor.campaign_changed(&self.tenant, &row, now).await;
+        tracing::info!(campaign = row.id, "campaign completed: {reason}");
+        self.campaign = row;
+        Ok(())
+    }
+
+    /// What the pacer may know now.
+    async fn snapshot(&self, now: DateTime<Utc>) -> DomainResult<PacingSnapshot> {
+        let agents = self
+            .shared
+            .floor
+            .serving(&self.tenant, self.campaign.id, now)
+            .await?
+            .into_iter()
+            .filter_map(|view| {
+                let activity = match view.status {
+                    Status::Offline => return None,
+                    Status::Available => AgentActivity::Available,
+                    Status::Reserved { .. } => AgentActivity::Reserved,
+                    Status::OnCall { .. } => AgentActivity::OnCall,
+                    Status::WrapUp { .. } => AgentActivity::WrapUp,
+                    Status::Paused { .. } => AgentActivity::Paused,
+                };
+                Some(AgentObs { activity, in_state: view.time_in_state.to_std().unwrap_or_default() })
+            })
+            .collect();
+        let mut calls_in_flight = Vec::new();
+        let mut bridged_lines = 0;
+        for flight in self.calls.values() {
+            let stage = match flight.stage {
+                Stage::Dialing => CallStage::Dialing,
+                Stage::Ringing => CallStage::Ringing,
+                Stage::Screening => CallStage::Screening,
+                Stage::Waiting { .. } => CallStage::AwaitingAgent,
+                Stage::Offered { .. } | Stage::Bridged { .. } => {
+                    bridged_lines += 1;
+                    continue;
+                }
+                Stage::Ending => continue,
+            };
+            let age = |since: DateTime<Utc>| (now - since).to_std().unwrap_or_default();
+            calls_in_flight.push(CallObs { stage, age: age(flight.dialed_at), in_stage: age(flight.stage_since) });
+        }
+        Ok(PacingSnapshot {
+            mode: self.settings.dialer_mode,
+            agents,
+            calls_in_flight,
+            bridged_lines,
+            dials_in_window: self.recent_dials.len() as u32,
+            abandonment: self.abandonment,
+            target: AbandonmentTarget {
+                max_rate: self.settings.abandon_rate_target,
+                daily_cap: DAILY_ABANDON_CAP.max(self.settings.abandon_rate_target),
+                amd_false_positive_rate: 0.0,
+            },
+            constraints: Constraints::default(),
+        })
+    }
+
+    /// The dial path: gate at the dial instant, call row with its audit, then the carrier.
+    async fn dial(&mut self, contacts: Vec<contact::Model>, now: DateTime<Utc>) -> DomainResult<()> {
+        if contacts.is_empty() || self.settings.dialer_mode == DialerMode::Preview {
+            return Ok(());
+        }
+        let Some(from) = self.caller_id.clone() else { return Ok(()) };
+        let shared = self.shared.clone();
+        let judgement = shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?;
+        let numbers: Vec<String> = contacts.iter().map(|c| c.phone_number.clone()).collect();
+        let verdicts =
+            shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
+        let mut refused = Vec::new();
+        for (contact, verdict) in contacts.into_iter().zip(verdicts) {
+            if !verdict.safe_to_call {
+                refused.push((contact.id, verdict.next_safe_call_time));
+                continue;
+            }
+            let new = NewCall {
+                campaign_id: self.campaign.id,
+                contact_id: contact.id,
+                attempt: contact.attempts + 1,
+                carrier: shared.carrier.name(),
+                from_number: from.clone(),
+                to_number: contact.phone_number.clone(),
+            };
+            let row = match shared.store.calls().create_dialed(&self.tenant, new, &verdict, now).await {
+                Ok(row) => row,
+                Err(DomainError::Conflict(message)) => {
+                    tracing::warn!(contact = contact.id, "not dialed: {message}");
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
+            self.recent_dials.push_back(now);
+            let mut request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), from.clone());
+            request.timeout_secs = shared.ring_timeout_secs;
+            self.spawn_dial(request, &contact);
+            self.calls.insert(
+                row.id,
+                Flight {
+                    contact,
+                    handle: None,
+                    stage: Stage::Dialing,
+                    dialed_at: now,
+                    stage_since: now,
+                    answered_at: None,
+                    resolved: false,
+                    screen_pop: None,
+                },
+            );
+        }
+        shared.store.contacts().defer(&self.tenant, &refused).await
+    }
+
+    /// Places the call in its own task, preparing the screen pop meanwhile.
+    fn spawn_dial(&self, request: DialRequest, contact: &contact::Model) {
+        let shared = self.shared.clone();
+        let tenant = self.tenant.clone();
+        let inbox = self.inbox_tx.clone();
+        let source = ScreenPopSource {
+            contact: card(contact),
+            script: self.settings.script.clone(),
+            attempts: Vec::new(),
+            crm_record: None,
+        };
+        let (campaign, contact_id) = (CampaignId(self.campaign.id), contact.id);
+        tokio::spawn(async move {
+            let call = request.call.0;
+            let calls = shared.store.calls();
+            let (result, earlier) =
+                tokio::join!(shared.carrier.dial(request), calls.of_contact(&tenant, contact_id, 11));
+            let attempts = earlier
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|c| c.id != call)
+                .map(|c| PreviousAttempt {
+                    call: CallId(c.id),
+                    at: c.dialed_at,
+                    outcome: c.disposition.or(c.outcome).unwrap_or_else(|| c.state.clone()),
+                    agent: c.agent_id.map(AgentId),
+                    notes: c.notes,
+                })
+                .collect();
+            let screen_pop =
+                Box::new(ScreenPop::prepare(CallId(call), campaign, ScreenPopSource { attempts, ..source }));
+            if let Ok(handle) = &result {
+                let stored = calls.set_carrier_ref(&tenant, call, &handle.call_control_id, &handle.call_session_id);
+                if let Err(error) = stored.await {
+                    tracing::warn!(call, %error, "could not keep the carrier's call id");
+                }
+            }
+            let _ = inbox.send(Message::Dialed { call, result, screen_pop }).await;
+        });
+    }
+
+    async fn handle(&mut self, message: Message) {
+        let now = self.shared.clock.now();
+        match message {
+            Message::Dialed { call, result, screen_pop } => {
+                let Some(flight) = self.calls.get_mut(&call) else { return };
+                flight.screen_pop = Some(*screen_pop);
+                match result {
+                    Ok(handle) => {
+                        flight.handle.get_or_insert(handle);
+                    }
+                    Err(error) => {
+                        tracing::warn!(call, %error, "the carrier did not place the call");
+                        self.calls.remove(&call);
+                        if let Err(error) = self.shared.store.calls().fail(&self.tenant, call, now).await {
+                            tracing::error!(call, %error, "could not record a failed dial");
+                        }
+                    }
+                }
+            }
+            Message::CommandFailed { call, error } => {
+                tracing::warn!(call, %error, "a carrier command failed");
+                // A bridge that failed leaves a person waiting: hang up rather than leave them.
+                if let Some(flight) = self.calls.get(&call)
+                    && matches!(flight.stage, Stage::Offered { .. })
+                {
+                    self.hang_up(call);
+                }
+            }
+            Message::Event(event) => {
+                if let Err(error) = self.on_event(event, now).await {
+                    tracing::warn!(campaign = self.campaign.id, %error, "a call event could not be applied");
+                }
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: CarrierEvent, now: DateTime<Utc>) -> DomainResult<()> {
+        let Some(call) = event.call.map(|c| c.0) else { return Ok(()) };
+        let amd = self.shared.machine_detection;
+        let at = event.occurred_at;
+        let t = self.secs(now);
+        let Some(flight) = self.calls.get_mut(&call) else { return Ok(()) };
+        if flight.handle.is_none() && !event.call_control_id.is_empty() {
+            flight.handle = Some(CarrierCallRef {
+                call: CallId(call),
+                call_control_id: event.call_control_id.clone(),
+                call_session_id: event.call_session_id.clone(),
+                call_leg_id: None,
+            });
+        }
+        let ringing =
+            |flight: &Flight| (flight.answered_at.unwrap_or(at) - flight.dialed_at).to_std().unwrap_or_default();
+        match event.kind {
+            CarrierEventKind::Initiated => {}
+            CarrierEventKind::Ringing => {
+                if flight.stage == Stage::Dialing {
+                    flight.enter(Stage::Ringing, now);
+                }
+            }
+            CarrierEventKind::Answered => {
+                if matches!(flight.stage, Stage::Dialing | Stage::Ringing) {
+                    flight.answered_at = Some(at);
+                    flight.enter(Stage::Screening, now);
+                    if !amd {
+                        let observed =
+                            DialResult::Answered { human: true, ringing: ringing(flight), screening: Duration::ZERO };
+                        flight.resolved = true;
+                        self.estimator.observe(Observation::CallResolved(observed), t);
+                        self.route(call, now).await;
+                    }
+                }
+            }
+            CarrierEventKind::MachineDetectionEnded { result } => {
+                if flight.stage == Stage::Screening {
+                    let human = result != AmdResult::Machine;
+                    let screening = (at - flight.answered_at.unwrap_or(at)).to_std().unwrap_or_default();
+                    let observed = DialResult::Answered { human, ringing: ringing(flight), screening };
+                    flight.resolved = true;
+                    self.estimator.observe(Observation::CallResolved(observed), t);
+                    if human {
+                        self.route(call, now).await;
+                    } else {
+                        self.hang_up(call);
+                    }
+                }
+            }
+            CarrierEventKind::Bridged => {
+                if let Stage::Offered { agent } = flight.stage {
+                    flight.enter(Stage::Bridged { agent }, now);
+                    self.estimator.observe(Observation::LiveAnswerEnded { abandoned: false }, t);
+                    let change = StateChange::OnCall { call: CallId(call) };
+                    self.shared.floor.set_agent_state(&self.tenant, agent.0, change, now).await?;
+                }
+            }
+            CarrierEventKind::HungUp { cause, .. } | CarrierEventKind::Failed { cause, .. } => {
+                let failed = matches!(event.kind, CarrierEventKind::Failed { .. }) || cause == HangupCause::UserBusy;
+                let Some(flight) = self.calls.remove(&call) else { return Ok(()) };
+                self.ended(flight, failed, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What the end of a call means for the pacer and the agent who had it.
+    async fn ended(&mut self, flight: Flight, failed: bool, now: DateTime<Utc>) -> DomainResult<()> {
+        let at = self.secs(now);
+        let after = (now - flight.dialed_at).to_std().unwrap_or_default();
+        if !flight.resolved && flight.answered_at.is_none() {
+            let result = if failed { DialResult::Failed { after } } else { DialResult::NoAnswer { after } };
+            self.estimator.observe(Observation::CallResolved(result), at);
+        }
+        match flight.stage {
+            Stage::Bridged { agent } => {
+                let talk = (now - flight.stage_since).to_std().unwrap_or_default();
+                self.estimator.observe(Observation::TalkEnded { talk }, at);
+                self.wrapping.insert(agent, now);
+                self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::WrapUp, now).await?;
+            }
+            Stage::Offered { agent } => {
+                self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
+                self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now).await?;
+            }
+            Stage::Waiting { .. } => {
+                self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
+            }
+            Stage::Dialing | Stage::Ringing | Stage::Screening | Stage::Ending => {}
+        }
+        Ok(())
+    }
+
+    /// Offers a live answer to the best free agent, or lets it wait until its deadline.
+    async fn route(&mut self, call: i64, now: DateTime<Utc>) {
+        let Some(flight) = self.calls.get_mut(&call) else { return };
+        let deadline = match flight.stage {
+            Stage::Waiting { deadline } => deadline,
+            _ => now + ROUTING_BUDGET,
+        };
+        let live = LiveCall {
+            id: CallId(call),
+            campaign: CampaignId(self.campaign.id),
+            priority: self.settings.priority,
+            answered_at: flight.answered_at.unwrap_or(now),
+            deadline,
+            language: None,
+            region: flight.contact.state.clone(),
+        };
+        let screen_pop = flight.screen_pop.clone().unwrap_or_else(|| {
+            let source = ScreenPopSource {
+                contact: card(&flight.contact),
+                script: self.settings.script.clone(),
+                attempts: Vec::new(),
+                crm_record: None,
+            };
+            ScreenPop::prepare(CallId(call), CampaignId(self.campaign.id), source)
+        });
+        match self.shared.floor.offer(&self.tenant, &live, &screen_pop, now).await {
+            Ok(Decision::Offer(offer)) => {
+                flight.enter(Stage::Offered { agent: offer.agent }, now);
+                let latency = (now - live.answered_at.max(deadline - ROUTING_BUDGET)).as_seconds_f64();
+                tracing::debug!(call, agent = offer.agent.0, latency, "offered");
+                let handle = flight.handle.clone();
+                self.spawn_bridge(call, offer.agent, handle);
+            }
+            Ok(Decision::Wait) => flight.enter(Stage::Waiting { deadline }, now),
+            Ok(Decision::Abandon) => self.abandon(call),
+            Err(error) => {
+                tracing::warn!(call, %error, "routing failed; the call waits");
+                flight.enter(Stage::Waiting { deadline }, now);
+            }
+        }
+    }
+
+    /// Tries the waiting calls again, soonest deadline first; abandons those past it.
+    async fn route_waiting(&mut self, now: DateTime<Utc>) {
+        let mut waiting: Vec<(DateTime<Utc>, i64)> = self
+            .calls
+            .iter()
+            .filter_map(|(id, f)| match f.stage {
+                Stage::Waiting { deadline } => Some((deadline, *id)),
+                _ => None,
+            })
+            .collect();
+        waiting.sort_unstable();
+        for (deadline, call) in waiting {
+            if now > deadline {
+                self.abandon(call);
+            } else {
+                self.route(call, now).await;
+            }
+        }
+    }
+
+    /// Abandons a live answer by the rules: the safe-harbor message, then hang-up.
+    fn abandon(&mut self, call: i64) {
+        let now = self.shared.clock.now();
+        let at = self.secs(now);
+        let Some(flight) = self.calls.get_mut(&call) else { return };
+        flight.enter(Stage::Ending, now);
+        self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
+        let Some(handle) = flight.handle.clone() else { return };
+        let message = SafeHarbor {
+            seller_name: self.seller.clone(),
+            callback_number: self.caller_id.clone().unwrap_or_default(),
+            opt_out: true,
+        };
+        let (shared, inbox) = (self.shared.clone(), self.inbox_tx.clone());
+        tokio::spawn(async move {
+            if let Err(error) = shared.carrier.play_safe_harbor(&handle, &message).await {
+                let _ = inbox.send(Message::CommandFailed { call, error }).await;
+            }
+        });
+    }
+
+    /// Hangs up a call (a machine, or a person we could not connect).
+    fn hang_up(&mut self, call: i64) {
+        let now = self.shared.clock.now();
+        let Some(flight) = self.calls.get_mut(&call) else { return };
+        flight.enter(Stage::Ending, now);
+        let Some(handle) = flight.handle.clone() else { return };
+        let shared = self.shared.clone();
+        tokio::spawn(async move {
+            if let Err(error) = shared.carrier.hangup(&handle).await {
+                tracing::warn!(call, %error, "hang-up failed");
+            }
+        });
+    }
+
+    fn spawn_bridge(&self, call: i64, agent: AgentId, handle: Option<CarrierCallRef>) {
+        let (shared, inbox, tenant) = (self.shared.clone(), self.inbox_tx.clone(), self.tenant.clone());
+        tokio::spawn(async move {
+            let assigned = shared.store.calls().assign_agent(&tenant, call, agent.0).await;
+            let result = match (assigned, handle) {
+                (Ok(_), Some(handle)) => shared.carrier.bridge(&handle, &agent_endpoint(&tenant, agent)).await,
+                (Ok(_), None) => Err(CarrierError::InvalidRequest("no carrier id for the call yet".into())),
+                (Err(error), _) => Err(CarrierError::Rejected(format!("the call's agent was not recorded: {error}"))),
+            };
+            if let Err(error) = result {
+                let _ = inbox.send(Message::CommandFailed { call, error }).await;
+            }
+        });
+    }
+
+    /// Follows agents of this tenant: the end of a wrap-up teaches the pacer; a free agent may
+    /// take a waiting call at once.
+    async fn agent_changed(&mut self, update: &AgentUpdate) {
+        if update.tenant != self.tenant {
+            return;
+        }
+        if !matches!(update.status, Status::WrapUp { .. })
+            && let Some(since) = self.wrapping.remove(&update.agent)
+        {
+            let wrap = (update.since - since).to_std().unwrap_or_default();
+            self.estimator.observe(Observation::WrapEnded { wrap }, self.secs(update.since));
+        }
+        if matches!(update.status, Status::Available) {
+            self.route_waiting(self.shared.clock.now()).await;
+        }
+    }
+}
+
+/// Where an agent's calls are bridged: the agent's SIP address under the tenant's domain.
+fn agent_endpoint(tenant: &TenantId, agent: AgentId) -> AgentEndpoint {
+    AgentEndpoint::Sip(format!("sip:agent-{}@{}.agents.outdial", agent.0, tenant.as_str()))
+}
+
+fn card(contact: &contact::Model) -> ContactCard {
+    ContactCard {
+        id: contact.id,
+        phone_number: contact.phone_number.clone(),
+        first_name: contact.first_name.clone(),
+        last_name: contact.last_name.clone(),
+        email: contact.email.clone(),
+        state: contact.state.clone(),
+        timezone: contact.timezone.clone(),
+        fields: contact.custom_fields.clone(),
+    }
+}

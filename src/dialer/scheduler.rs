@@ -1,0 +1,198 @@
+//! The scheduler: it gives every running campaign one owner task ([`Runner`]), takes every
+//! carrier event in (stored once by its event id, then published on the bus, then handed to the
+//! campaign's task), and on start reconciles the calls a previous process left unfinished.
+//!
+//! Ownership is in-process: the map of campaign tasks is the lease. With several instances, the
+//! claim in [`Dialer::adopt`] is where a PostgreSQL advisory lock (`pg_try_advisory_lock` on the
+//! campaign id) or a lease row with an expiry takes its place; nothing else assumes one process.
+
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::runner::{Message, Runner};
+use crate::auth::TenantId;
+use crate::clock::SharedClock;
+use crate::error::{DomainError, DomainResult};
+use crate::events::{CallUpdate, EventBus};
+use crate::floor::Floor;
+use crate::gate::Gate;
+use crate::store::Store;
+use crate::store::calls::{CallState, Recorded, kind_name};
+use crate::telephony::webhook::{Accepted, EventSink, SinkError};
+use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent};
+
+/// How often running campaigns without a task are looked for.
+const ADOPT_EVERY: Duration = Duration::from_secs(1);
+/// Messages held for one campaign's task before the event intake waits for it.
+const INBOX: usize = 4_096;
+
+/// What every campaign task shares.
+pub struct Shared {
+    pub store: Store,
+    pub gate: Arc<Gate>,
+    pub floor: Arc<Floor>,
+    pub bus: EventBus,
+    pub carrier: Arc<dyn Carrier>,
+    pub clock: SharedClock,
+    /// The ring timeout of every dial (at least the 15 s the rules require).
+    pub ring_timeout_secs: u32,
+    /// Whether dials ask for answering-machine detection (live answers wait for its verdict).
+    pub machine_detection: bool,
+}
+
+pub struct Dialer {
+    shared: Arc<Shared>,
+    /// Each running campaign's task, by campaign id.
+    runners: Arc<Mutex<HashMap<i64, mpsc::Sender<Message>>>>,
+}
+
+impl Dialer {
+    pub fn new(shared: Shared) -> Arc<Dialer> {
+        Arc::new(Dialer { shared: Arc::new(shared), runners: Arc::default() })
+    }
+
+    /// Reconciles what a previous process left, then takes carrier events in and runs every
+    /// running campaign until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        if let Err(error) = self.reconcile().await {
+            tracing::error!(%error, "restart reconciliation failed");
+        }
+        let intake = tokio::spawn(self.clone().take_carrier_events(shutdown.clone()));
+        let mut every = tokio::time::interval(ADOPT_EVERY);
+        while tokio::select! { _ = every.tick() => true, _ = shutdown.cancelled() => false } {
+            if let Err(error) = self.adopt(&shutdown).await {
+                tracing::warn!(%error, "could not look for running campaigns");
+            }
+        }
+        intake.abort();
+    }
+
+    /// Starts a task for each running campaign that has none.
+    async fn adopt(&self, shutdown: &CancellationToken) -> DomainResult<()> {
+        for campaign in self.shared.store.campaigns().running().await? {
+            let (inbox_tx, inbox) = mpsc::channel(INBOX);
+            {
+                let mut runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
+                if runners.contains_key(&campaign.id) {
+                    continue;
+                }
+                runners.insert(campaign.id, inbox_tx.clone());
+            }
+            let tenant = TenantId::new(campaign.tenant_id.clone());
+            match Runner::start(self.shared.clone(), tenant, campaign.id, inbox_tx.clone()).await {
+                Ok(runner) => {
+                    tracing::info!(campaign = campaign.id, tenant = %campaign.tenant_id, "campaign task started");
+                    let (shutdown, runners) = (shutdown.clone(), self.runners.clone());
+                    tokio::spawn(async move {
+                        runner.run(inbox, shutdown).await;
+                        // Forgotten once ended, so a resumed campaign gets a new task.
+                        let mut runners = runners.lock().unwrap_or_else(|p| p.into_inner());
+                        if runners.get(&campaign.id).is_some_and(|tx| tx.same_channel(&inbox_tx)) {
+                            runners.remove(&campaign.id);
+                        }
+                    });
+                }
+                Err(error) => {
+                    self.runners.lock().unwrap_or_else(|p| p.into_inner()).remove(&campaign.id);
+                    tracing::warn!(campaign = campaign.id, %error, "campaign task could not start");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The simulated carrier's events (and any carrier that reports through its channel).
+    async fn take_carrier_events(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut events = self.shared.carrier.events();
+        loop {
+            let event = tokio::select! {
+                event = events.recv() => event,
+                _ = shutdown.cancelled() => return,
+            };
+            match event {
+                Ok(event) => {
+                    if let Err(error) = self.accept(event).await {
+                        tracing::error!(%error, "a carrier event could not be stored");
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::error!(missed, "carrier events were missed: the intake fell behind");
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+
+    /// Settles the calls a previous process left unfinished: a simulated call (or one of another
+    /// carrier) is gone with its process and is marked failed; a Telnyx call is asked for: ended
+    /// ones are closed, live ones not yet with an agent are hung up (their hang-up event closes
+    /// them), bridged ones are left to finish. The contact of a closed call is retried by the
+    /// campaign's rules; its attempt is never dialed again.
+    async fn reconcile(&self) -> DomainResult<()> {
+        let store = &self.shared.store;
+        let carrier = &self.shared.carrier;
+        let now = self.shared.clock.now();
+        for call in store.calls().unfinished().await? {
+            let tenant = TenantId::new(call.tenant_id.clone());
+            let handle = call
+                .carrier_call_id
+                .clone()
+                .filter(|_| call.carrier == carrier.name() && carrier.name() != "simulated");
+            let Some(call_control_id) = handle else {
+                store.calls().fail(&tenant, call.id, now).await?;
+                continue;
+            };
+            let handle = CarrierCallRef {
+                call: crate::acd::CallId(call.id),
+                call_control_id,
+                call_session_id: call.carrier_session_id.clone().unwrap_or_default(),
+                call_leg_id: None,
+            };
+            match carrier.call_status(&handle).await {
+                Ok(status) if !status.is_alive => {
+                    store.calls().fail(&tenant, call.id, status.end_time.unwrap_or(now)).await?;
+                }
+                Ok(_) if call.state != CallState::Bridged.as_str() => {
+                    if let Err(error) = carrier.hangup(&handle).await {
+                        tracing::warn!(call = call.id, %error, "could not hang up a call left by a restart");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(call = call.id, %error, "could not ask the carrier about a call"),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventSink for Dialer {
+    /// Stores the event once, publishes the call it changed, then hands it to its campaign's task.
+    async fn accept(&self, event: CarrierEvent) -> Result<Accepted, SinkError> {
+        let shared = &self.shared;
+        let call = match shared.store.calls().record_event(&event, shared.clock.now()).await {
+            Ok(Recorded::New(call)) => *call,
+            Ok(Recorded::Duplicate) => return Ok(Accepted::Duplicate),
+            // An event of a call that is not ours (another application on the account): taken
+            // and dropped, so the carrier does not retry it.
+            Err(DomainError::NotFound(_)) => {
+                tracing::warn!(event_id = %event.event_id, "carrier event for an unknown call dropped");
+                return Ok(Accepted::New);
+            }
+            Err(error) => return Err(SinkError(error.to_string())),
+        };
+        let runner = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(&call.campaign_id).cloned();
+        let tenant = TenantId::new(call.tenant_id.clone());
+        let kind = kind_name(&event.kind).to_owned();
+        shared.bus.publish_call(CallUpdate { tenant, call, kind, occurred_at: event.occurred_at });
+        if let Some(runner) = runner {
+            // A task that has ended has no call left to follow: nothing is lost.
+            let _ = runner.send(Message::Event(event)).await;
+        }
+        Ok(Accepted::New)
+    }
+}

@@ -1,0 +1,288 @@
+//! The live dialing loop end to end, on the simulated carrier in accelerated time: a running
+//! campaign dials at the pacer's rate, the gate refuses what it must (and those numbers are never
+//! dialed), answered calls reach agents with their screen pop, agents disposition, retries and
+//! completion follow the campaign's rules, metrics grow, and a restart loses and repeats nothing.
+
+mod common;
+
+use chrono::{Datelike, TimeDelta, TimeZone, Utc};
+use common::{Backend, TestApp, WsEvent, spawn_app_at, spawn_app_on, token, token_with};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Simulated seconds per real second: a 2-minute talk lasts 6 s.
+const TIME_SCALE: f64 = 20.0;
+
+/// A clock that reads a Tuesday at 15:00 UTC (10:00 in New York, 01:00 in Guam) and runs on.
+fn weekday_morning_in_new_york() -> outdial::clock::SharedClock {
+    let mut day = Utc::now().date_naive() - TimeDelta::days(7);
+    while day.weekday() != chrono::Weekday::Tue {
+        day = day.pred_opt().expect("a day before");
+    }
+    // Not a federal holiday week start: the Tuesday after Labor Day or Christmas is still fine.
+    let at = Utc.from_utc_datetime(&day.and_hms_opt(15, 0, 0).expect("15:00"));
+    Arc::new(outdial::clock::OffsetClock(at - Utc::now()))
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    spawn_app_at(backend, |c| c.sim_time_scale = TIME_SCALE, weekday_morning_in_new_york()).await
+}
+
+/// New York numbers the gate passes, Guam numbers it refuses at that hour, and internal-DNC ones.
+fn numbers(new_york: usize) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let ny = (0..new_york).map(|i| format!("+1212555{:04}", 2000 + i)).collect();
+    let guam = (0..4).map(|i| format!("+1671555{:04}", 2000 + i)).collect();
+    let dnc = (0..3).map(|i| format!("+1212555{:04}", 7000 + i)).collect();
+    (ny, guam, dnc)
+}
+
+struct Floor {
+    admin: String,
+    campaign: String,
+    agents: Vec<String>,
+}
+
+/// A tenant with a list, a predictive campaign over it, and `agents` AVAILABLE agents on it.
+async fn set_up(app: &TestApp, tenant: &str, phones: &[String], agents: usize, max_attempts: i32) -> Floor {
+    let admin = token(tenant, &["admin"]);
+    let settings =
+        "mutation($input: ComplianceSettingsInput!) { updateComplianceSettings(input: $input) { staleRegistry } }";
+    // No National DNC copy is imported in these tests: warn instead of refusing every number.
+    app.graphql(Some(&admin), settings, json!({"input": {"staleRegistry": "WARN"}})).await.data();
+    // Predictive dialing of a number that may be wireless needs prior express written consent.
+    let consent = "mutation($n: String!) { recordConsent(input: {phoneNumber: $n, kind: PRIOR_EXPRESS_WRITTEN, \
+                   source: \"web form\"}) { phoneNumber } }";
+    for phone in phones {
+        app.graphql(Some(&admin), consent, json!({"n": phone})).await.data();
+    }
+    let phones: Vec<&str> = phones.iter().map(String::as_str).collect();
+    let list = app.create_list(&admin, "leads", &phones).await;
+    let create = "mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id } }";
+    let input = json!({"name": "live", "contactListIds": [list], "dialerMode": "PREDICTIVE", "callerId": "+12125550150",
+        "maxAttempts": max_attempts, "retryDelayMinutes": 1, "wrapUpTimeoutSeconds": 5, "costPerMinute": 0.02,
+        "script": "Hello {{first_name}}"});
+    let campaign = app.graphql(Some(&admin), create, json!({"input": input})).await.data()["createCampaign"]["id"]
+        .as_str()
+        .expect("campaign id")
+        .to_owned();
+    let mut ids = Vec::new();
+    for n in 0..agents {
+        let create = "mutation($input: CreateAgentInput!) { createAgent(input: $input) { id } }";
+        let input = json!({"name": format!("agent {n}"), "campaignIds": [campaign]});
+        let id = app.graphql(Some(&admin), create, json!({"input": input})).await.data()["createAgent"]["id"]
+            .as_str()
+            .expect("agent id")
+            .to_owned();
+        let ready = "mutation($id: ID!) { setAgentState(agentId: $id, state: AVAILABLE) { state } }";
+        app.graphql(Some(&admin), ready, json!({"id": id})).await.data();
+        ids.push(id);
+    }
+    Floor { admin, campaign, agents: ids }
+}
+
+async fn calls(app: &TestApp, admin: &str, campaign: &str) -> Vec<Value> {
+    let query = "query($c: ID!) { calls(campaignId: $c, first: 500) { edges { node { id contactId agentId attempt \
+                 state toNumber outcome disposition amdResult durationSeconds cost } } } }";
+    let answer = app.graphql(Some(admin), query, json!({"c": campaign})).await;
+    answer.data()["calls"]["edges"].as_array().expect("edges").iter().map(|e| e["node"].clone()).collect()
+}
+
+async fn campaign_status(app: &TestApp, admin: &str, campaign: &str) -> (String, Option<String>) {
+    let query = "query($c: ID!) { campaign(id: $c) { status statusReason } }";
+    let data = app.graphql(Some(admin), query, json!({"c": campaign})).await.data()["campaign"].clone();
+    (data["status"].as_str().expect("status").to_owned(), data["statusReason"].as_str().map(str::to_owned))
+}
+
+/// Dispositions every call that reached an agent and ended, as a supervisor would.
+async fn disposition_ended(app: &TestApp, admin: &str, calls: &[Value]) -> usize {
+    let mut done = 0;
+    for call in calls {
+        if call["state"] == "ENDED"
+            && !call["agentId"].is_null()
+            && call["disposition"].is_null()
+            && call["outcome"] == "ANSWERED"
+        {
+            let set =
+                "mutation($id: ID!) { dispositionCall(callId: $id, outcome: \"not_interested\") { disposition } }";
+            let answer = app.graphql(Some(admin), set, json!({"id": call["id"]})).await;
+            if answer.body.get("errors").is_none() {
+                done += 1;
+            }
+        }
+    }
+    done
+}
+
+async fn start(app: &TestApp, admin: &str, campaign: &str) {
+    let schedule = "mutation($c: ID!) { scheduleCampaign(id: $c) { status } }";
+    app.graphql(Some(admin), schedule, json!({"c": campaign})).await.data();
+    let start = "mutation($c: ID!) { startCampaign(id: $c) { status } }";
+    app.graphql(Some(admin), start, json!({"c": campaign})).await.data();
+}
+
+crate::backend_tests! {
+    /// A campaign dials, routes, gets dispositions and completes; refused numbers are never dialed.
+    async fn a_running_campaign_dials_routes_and_completes(backend) {
+        let app = spawn(backend).await;
+        let (ny, guam, dnc) = numbers(40);
+        let phones: Vec<String> = ny.iter().chain(&guam).chain(&dnc).cloned().collect();
+        let floor = set_up(&app, "acme", &phones, 4, 1).await;
+        let add_dnc = "mutation($n: [String!]!) { addDncNumbers(phoneNumbers: $n) }";
+        app.graphql(Some(&floor.admin), add_dnc, json!({"n": dnc})).await.data();
+
+        // An agent's own subscription sees its offers with the screen pop.
+        let agent_id: i64 = floor.agents[0].parse().unwrap();
+        let mut ws = app.websocket(json!({"authorization": format!("Bearer {}", token_with("acme", &["agent"], Some(agent_id), 600))})).await;
+        assert!(matches!(ws.next().await, WsEvent::Json(ref m) if m["type"] == "connection_ack"));
+        ws.subscribe("a", "subscription($a: ID!) { agentEvents(agentId: $a) { state callId offer { callId \
+            routingMethod screenPop } } }", json!({"a": floor.agents[0]})).await;
+        let mut metrics = app.websocket(json!({"authorization": format!("Bearer {}", floor.admin)})).await;
+        assert!(matches!(metrics.next().await, WsEvent::Json(ref m) if m["type"] == "connection_ack"));
+        metrics.subscribe("m", "subscription($c: ID!) { campaignMetrics(campaignId: $c) { totalDials } }",
+            json!({"c": floor.campaign})).await;
+        let first_dials = match metrics.next().await {
+            WsEvent::Json(m) => m["payload"]["data"]["campaignMetrics"]["totalDials"].as_u64().expect("dials"),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(first_dials, 0);
+
+        start(&app, &floor.admin, &floor.campaign).await;
+        let started = tokio::time::Instant::now();
+        let mut offer = None;
+        loop {
+            let rows = calls(&app, &floor.admin, &floor.campaign).await;
+            disposition_ended(&app, &floor.admin, &rows).await;
+            while offer.is_none() {
+                match tokio::time::timeout(Duration::from_millis(10), ws.next()).await {
+                    Ok(WsEvent::Json(m)) if !m["payload"]["data"]["agentEvents"]["offer"].is_null() => {
+                        offer = Some(m["payload"]["data"]["agentEvents"]["offer"].clone());
+                    }
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            let settled = rows.iter().all(|c| c["state"] == "ENDED" && (c["outcome"] != "ANSWERED" || !c["disposition"].is_null()));
+            if rows.len() == ny.len() && settled {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(90), "{} calls after 90 s: {rows:?}", rows.len());
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        eprintln!("40 contacts dialed and settled in {:?}", started.elapsed());
+        // The Guam contacts wait for their calling window: the campaign runs on.
+        let (status, _) = campaign_status(&app, &floor.admin, &floor.campaign).await;
+        assert_eq!(status, "RUNNING");
+        let query = "query($c: ID!) { campaignMetrics(campaignId: $c) { contactsRemaining } }";
+        let remaining = app.graphql(Some(&floor.admin), query, json!({"c": floor.campaign})).await;
+        assert_eq!(remaining.data()["campaignMetrics"]["contactsRemaining"], guam.len());
+
+        let rows = calls(&app, &floor.admin, &floor.campaign).await;
+        let dialed: HashSet<&str> = rows.iter().map(|c| c["toNumber"].as_str().unwrap()).collect();
+        assert_eq!(rows.len(), ny.len(), "each callable contact is dialed once (max attempts 1)");
+        assert_eq!(dialed.len(), ny.len());
+        for refused in guam.iter().chain(&dnc) {
+            assert!(!dialed.contains(refused.as_str()), "{refused} was dialed");
+        }
+        assert!(rows.iter().all(|c| c["state"] == "ENDED"));
+        let bridged: Vec<&Value> = rows.iter().filter(|c| c["outcome"] == "ANSWERED").collect();
+        assert!(!bridged.is_empty(), "some calls reached agents: {rows:?}");
+        assert!(bridged.iter().all(|c| !c["agentId"].is_null() && c["cost"].as_f64().is_some()), "{bridged:?}");
+        let offer = offer.expect("agent 0 was offered a call");
+        assert_eq!(offer["screenPop"]["script"], "Hello {{first_name}}", "no first name: the placeholder stays");
+        assert!(offer["screenPop"]["contact"]["phoneNumber"].as_str().unwrap().starts_with("+1212"), "{offer}");
+
+        // The metrics subscription saw the dials grow.
+        let mut last = 0;
+        while last < rows.len() as u64 {
+            match metrics.next().await {
+                WsEvent::Json(m) => last = m["payload"]["data"]["campaignMetrics"]["totalDials"].as_u64().unwrap_or(last),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        // Every call has its DIAL verdict in the audit, safe, with the call's id.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let audit = entity::compliance_decision::Entity::find()
+            .filter(entity::compliance_decision::Column::Purpose.eq("DIAL"))
+            .all(&db)
+            .await
+            .unwrap();
+        let by_call: HashMap<i64, &entity::compliance_decision::Model> =
+            audit.iter().filter_map(|d| d.call_id.map(|c| (c, d))).collect();
+        for row in &rows {
+            let id: i64 = row["id"].as_str().unwrap().parse().unwrap();
+            let decision = by_call.get(&id).unwrap_or_else(|| panic!("call {id} has no DIAL verdict"));
+            assert!(decision.safe_to_call);
+        }
+        // No call was abandoned beyond the target (30 days, the rules' definition).
+        let query = "query($c: ID!) { campaignMetrics(campaignId: $c) { abandonmentRate humanAnswered abandoned } }";
+        let figures = app.graphql(Some(&floor.admin), query, json!({"c": floor.campaign})).await.data()["campaignMetrics"].clone();
+        assert!(figures["abandonmentRate"].as_f64().unwrap() <= 0.03, "{figures}");
+    }
+
+    /// A campaign whose every contact has had its attempts completes, and says why.
+    async fn a_campaign_with_nothing_left_to_call_completes(backend) {
+        let app = spawn(backend).await;
+        let (ny, _, _) = numbers(5);
+        let floor = set_up(&app, "acme", &ny, 2, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let started = tokio::time::Instant::now();
+        loop {
+            let rows = calls(&app, &floor.admin, &floor.campaign).await;
+            disposition_ended(&app, &floor.admin, &rows).await;
+            let (status, reason) = campaign_status(&app, &floor.admin, &floor.campaign).await;
+            if status == "COMPLETED" {
+                assert_eq!(reason.as_deref(), Some("no callable contact left"));
+                assert_eq!(rows.len(), 5);
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "still {status} with {} calls", rows.len());
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Pausing stops new dials and lets calls in flight end; a restart fails what the old process
+    /// left in flight, retries those contacts, and never dials one attempt twice.
+    async fn pause_and_restart_lose_and_repeat_nothing(backend) {
+        let app = spawn(backend).await;
+        let (ny, _, _) = numbers(60);
+        let floor = set_up(&app, "acme", &ny, 6, 3).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while calls(&app, &floor.admin, &floor.campaign).await.len() < 8 {
+            assert!(tokio::time::Instant::now() < deadline, "no dials");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Stop the process with calls in flight; a new one takes over the same database.
+        let mut app = app;
+        app.shutdown_and_wait().await;
+        let app = spawn_app_on(&app).await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let rows = calls(&app, &floor.admin, &floor.campaign).await;
+            if rows.iter().all(|c| c["state"] == "ENDED" || c["attempt"].as_i64() > Some(1)) {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "calls left in flight by the old process stay open");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The new process keeps dialing; then a pause stops new dials.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let pause = "mutation($c: ID!) { pauseCampaign(id: $c) { status } }";
+        app.graphql(Some(&floor.admin), pause, json!({"c": floor.campaign})).await.data();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let at_pause = calls(&app, &floor.admin, &floor.campaign).await.len();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let rows = calls(&app, &floor.admin, &floor.campaign).await;
+        assert_eq!(rows.len(), at_pause, "no dial after the pause");
+        let mut attempts = HashSet::new();
+        for row in &rows {
+            assert!(attempts.insert((row["contactId"].clone(), row["attempt"].clone())), "an attempt dialed twice: {row}");
+        }
+        let failed = rows.iter().filter(|c| c["outcome"] == "FAILED").count();
+        assert!(failed > 0, "the restart failed the calls it found in flight: {rows:?}");
+    }
+}
