@@ -33,8 +33,10 @@ pub struct App {
     listener: TcpListener,
     state: HttpState,
     shutdown: CancellationToken,
-    /// Set when this start generated the HS256 secret (first start).
-    pub generated_secret: Option<secrecy::SecretString>,
+    /// The HS256 secret tokens are signed with, when there is one (configured or generated).
+    pub hs256_secret: Option<secrecy::SecretString>,
+    /// True when this start generated it (first start).
+    pub secret_created: bool,
 }
 
 impl App {
@@ -43,7 +45,8 @@ impl App {
         store.migrate().await?;
         let secret = ensure_hs256_secret(config)?;
         let verifier = Verifier::from_config(config, secret.as_ref().map(|(s, _)| s)).await?;
-        let generated_secret = secret.and_then(|(s, created)| created.then_some(s));
+        let secret_created = secret.as_ref().is_some_and(|(_, created)| *created);
+        let hs256_secret = secret.map(|(s, _)| s);
         let bus = EventBus::default();
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
@@ -73,7 +76,8 @@ impl App {
             listener,
             state: HttpState { schema, api, verifier: Arc::new(verifier), webhooks },
             shutdown: CancellationToken::new(),
-            generated_secret,
+            hs256_secret,
+            secret_created,
         })
     }
 
@@ -83,6 +87,11 @@ impl App {
 
     pub fn store(&self) -> &Store {
         &self.state.api.store
+    }
+
+    /// The shared state the API serves from (store, clock, floor, gate, bus).
+    pub fn api(&self) -> &ApiState {
+        &self.state.api
     }
 
     /// Cancelling this token stops the server (and, later, every background task).

@@ -18,7 +18,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run migrations, then serve HTTP (the default).
-    Serve,
+    Serve {
+        /// Also seed tenant `demo`: simulated agents taking calls on a running campaign over a
+        /// synthetic contact list (simulated carrier only).
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply migrations and exit.
     Migrate,
     /// Print a JWT signed with the configured HS256 secret.
@@ -43,8 +48,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
-            Command::Serve => cli::serve::run(&cli.config).await,
+        match cli.command.unwrap_or(Command::Serve { demo: false }) {
+            Command::Serve { demo } => cli::serve::run(&cli.config, demo).await,
             Command::Migrate => cli::migrate(&cli.config).await,
             Command::Token(args) => cli::token::run(&cli.config, &args),
             Command::Schema => {

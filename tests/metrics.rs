@@ -104,8 +104,9 @@ backend_tests! {
         );
         assert_eq!(m["callsInFlight"], 1);
         assert_eq!(m["dialLevel"], 1.0);
-        // Five contacts, four dialed once: all still have attempts left (max 3) and none is closed.
-        assert_eq!(m["contactsRemaining"], 5);
+        // Five contacts, four dialed once: the one that reached an agent is done; the busy and the
+        // abandoned ones are retried (max 3 attempts), the ringing one may be, the fifth is new.
+        assert_eq!(m["contactsRemaining"], 4);
         assert!(m["estimatedCompletionTime"].is_string());
         // 60 s + 10 s connected at 0.5 per minute.
         assert!((m["costTotal"].as_f64().unwrap() - 70.0 / 60.0 * 0.5).abs() < 1e-9, "{m}");

@@ -8,10 +8,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use entity::{campaign, contact};
 use std::collections::VecDeque;
 
+use super::scheduler::Shared;
 use crate::auth::TenantId;
 use crate::error::DomainResult;
-use crate::gate::Gate;
-use crate::store::Store;
 use crate::store::compliance::Purpose;
 
 /// How long a hopper verdict is trusted before the contact is checked again.
@@ -59,14 +58,14 @@ impl Hopper {
     /// them with the gate for `now` and queues those it passes; the refused are deferred.
     pub async fn refill(
         &mut self,
-        store: &Store,
-        gate: &Gate,
+        shared: &Shared,
         tenant: &TenantId,
         campaign: &campaign::Model,
         lists: &[i64],
         wanted: usize,
         now: DateTime<Utc>,
     ) -> DomainResult<Refill> {
+        let (store, gate) = (&shared.store, &shared.gate);
         let held: Vec<i64> = self.queue.iter().map(|(c, _)| c.id).collect();
         let limit = (wanted as u64).clamp(1, REFILL_BATCH);
         let due = store.contacts().due(tenant, lists, campaign.max_attempts, now, &held, limit).await?;

@@ -2,7 +2,7 @@
 //! disposition, and the `callEvents(campaignId)` subscription fed by the event bus.
 
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject, Subscription};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use entity::call;
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
@@ -12,10 +12,8 @@ use super::ApiState;
 use super::connection::{IdConnection, connection, page_request, row_id};
 use super::session::until_expiry;
 use crate::auth::{Access, caller};
-use crate::campaign::{CALLBACK, DO_NOT_CALL};
+use crate::disposition::{Chosen, dispose};
 use crate::error::{DomainError, DomainResult};
-use crate::store::calls::{Disposition, DispositionEffect};
-use crate::store::campaigns::settings_of;
 
 #[derive(SimpleObject)]
 #[graphql(complex)]
@@ -136,9 +134,6 @@ impl CallQuery {
     }
 }
 
-/// Longest wait an agent may set for a callback.
-const MAX_CALLBACK_DAYS: i64 = 90;
-
 #[derive(Default)]
 pub struct CallMutation;
 
@@ -164,39 +159,8 @@ impl CallMutation {
         if !caller.is_staff() && (caller.agent_id.is_none() || call.agent_id != caller.agent_id) {
             return Err(DomainError::NotFound("call"));
         }
-        let campaign = api.store.campaigns().get(&caller.tenant, call.campaign_id).await?;
-        let tags = settings_of(&campaign)?.outcome_tags;
-        let tag = tags.iter().find(|t| t.eq_ignore_ascii_case(outcome.trim())).cloned().ok_or_else(|| {
-            DomainError::bad_input(
-                "outcome",
-                format!("{outcome:?} is not an outcome tag of this campaign: {}", tags.join(", ")),
-            )
-        })?;
-        let effect = match (tag.as_str(), callback_at) {
-            (CALLBACK, Some(at)) if at > now && at <= now + TimeDelta::days(MAX_CALLBACK_DAYS) => {
-                DispositionEffect::Callback(at)
-            }
-            (CALLBACK, _) => {
-                return Err(DomainError::bad_input(
-                    "callbackAt",
-                    format!("a callback needs callbackAt, later than now and within {MAX_CALLBACK_DAYS} days"),
-                ));
-            }
-            (_, Some(_)) => {
-                return Err(DomainError::bad_input("callbackAt", "callbackAt goes with the callback outcome"));
-            }
-            (DO_NOT_CALL, None) => DispositionEffect::DoNotCall,
-            (_, None) => DispositionEffect::Done,
-        };
-        let notes = notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-        if notes.as_ref().is_some_and(|n| n.chars().count() > 4_000) {
-            return Err(DomainError::bad_input("notes", "notes have at most 4000 characters"));
-        }
-        let disposition = Disposition { tag, notes, effect };
-        let updated = api.store.calls().disposition(&caller.tenant, call.id, disposition, &caller.user, now).await?;
-        if let Some(agent) = updated.agent_id {
-            api.floor.end_wrap_up(&caller.tenant, agent, updated.id, now).await?;
-        }
+        let chosen = Chosen { outcome, notes, callback_at };
+        let updated = dispose(&api.store, &api.floor, &caller.tenant, &call, chosen, &caller.user, now).await?;
         Ok(updated.into())
     }
 }

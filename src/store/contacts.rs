@@ -51,13 +51,14 @@ pub const DIALING: &str = "DIALING";
 pub const BLOCKED: &str = "BLOCKED";
 
 impl Contacts<'_> {
-    /// Contacts of the lists that may still be called: open status, attempts left.
+    /// Contacts of the lists that may still be called: open status or a call in flight, and
+    /// attempts left.
     pub async fn remaining(&self, tenant: &TenantId, lists: &[i64], max_attempts: i32) -> DomainResult<u64> {
         use sea_orm::PaginatorTrait;
         Ok(contact::Entity::find()
             .filter(contact::Column::TenantId.eq(tenant.as_str()))
             .filter(contact::Column::ListId.is_in(lists.iter().copied()))
-            .filter(contact::Column::Status.is_in(OPEN_STATUSES))
+            .filter(contact::Column::Status.is_in(OPEN_STATUSES.into_iter().chain([DIALING])))
             .filter(contact::Column::Attempts.lt(max_attempts))
             .count(&self.0.db)
             .await?)
