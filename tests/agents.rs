@@ -18,6 +18,25 @@ fn board_entry<'a>(board: &'a Value, agent: &str) -> &'a Value {
 }
 
 backend_tests! {
+    /// An agent's endpoint (where the carrier transfers its calls) is a SIP URI or an E.164 number.
+    async fn agent_endpoints_are_sip_uris_or_numbers(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", ADMIN);
+        let create = "mutation($input: CreateAgentInput!) { createAgent(input: $input) { id endpoint } }";
+        let sip = app.graphql(Some(&admin), create, json!({"input": {"name": "Ana", "endpoint": " sip:ana@pbx.example.com "}})).await;
+        assert_eq!(sip.data()["createAgent"]["endpoint"], "sip:ana@pbx.example.com");
+        for bad in ["ana@pbx", "sip:@pbx", "2125550123", "sip:ana smith@pbx"] {
+            let refused = app.graphql(Some(&admin), create, json!({"input": {"name": "Bo", "endpoint": bad}})).await;
+            assert_eq!(refused.code(), "BAD_USER_INPUT", "{bad}");
+        }
+        let id = sip.data()["createAgent"]["id"].clone();
+        let update = "mutation($id: ID!, $input: UpdateAgentInput!) { updateAgent(id: $id, input: $input) { endpoint } }";
+        let number = app.graphql(Some(&admin), update, json!({"id": id, "input": {"endpoint": "+12125550123"}})).await;
+        assert_eq!(number.data()["updateAgent"]["endpoint"], "+12125550123");
+        let cleared = app.graphql(Some(&admin), update, json!({"id": id, "input": {"endpoint": null}})).await;
+        assert!(cleared.data()["updateAgent"]["endpoint"].is_null());
+    }
+
     async fn agent_state_follows_the_state_machine(backend) {
         let app = spawn_app(backend).await;
         let admin = token("acme", ADMIN);

@@ -16,6 +16,8 @@ pub struct Model {
     /// `["en", "es"]`
     pub languages: Json,
     pub region: Option<String>,
+    /// Where answered calls are transferred: a SIP URI (`sip:ana@pbx.example.com`) or an E.164 number.
+    pub endpoint: Option<String>,
     /// One of OFFLINE AVAILABLE RESERVED ON_CALL WRAP_UP PAUSED.
     pub state: String,
     /// The pause reason code when PAUSED.

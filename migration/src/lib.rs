@@ -8,6 +8,7 @@ mod m20261124_000001_initial;
 mod m20261124_000002_routing;
 mod m20261124_000003_compliance;
 mod m20261124_000004_lookups_and_dnc_history;
+mod m20261124_000005_agent_endpoint;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_routing::Migration),
             Box::new(m20261124_000003_compliance::Migration),
             Box::new(m20261124_000004_lookups_and_dnc_history::Migration),
+            Box::new(m20261124_000005_agent_endpoint::Migration),
         ]
     }
 }

@@ -36,6 +36,7 @@ use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
 use crate::store::calls::NewCall;
 use crate::store::campaigns::settings_of;
+use crate::telephony::simulated;
 use crate::telephony::{
     AgentEndpoint, AmdResult, CarrierCallRef, CarrierError, CarrierEvent, CarrierEventKind, DialRequest, HangupCause,
     SafeHarbor,
@@ -673,12 +674,27 @@ impl Runner {
     fn spawn_bridge(&self, call: i64, agent: AgentId, handle: Option<CarrierCallRef>) {
         let (shared, inbox, tenant) = (self.shared.clone(), self.inbox_tx.clone(), self.tenant.clone());
         tokio::spawn(async move {
-            let assigned = shared.store.calls().assign_agent(&tenant, call, agent.0).await;
-            let result = match (assigned, handle) {
-                (Ok(_), Some(handle)) => shared.carrier.bridge(&handle, &agent_endpoint(&tenant, agent)).await,
-                (Ok(_), None) => Err(CarrierError::InvalidRequest("no carrier id for the call yet".into())),
-                (Err(error), _) => Err(CarrierError::Rejected(format!("the call's agent was not recorded: {error}"))),
-            };
+            let result = async {
+                shared.store.calls().assign_agent(&tenant, call, agent.0).await.map_err(internal)?;
+                let row = shared.store.agents().get(&tenant, agent.0).await.map_err(internal)?;
+                let endpoint = match row.endpoint {
+                    Some(endpoint) => AgentEndpoint::Sip(endpoint),
+                    // The simulated far end does not care where the agent sits.
+                    None if shared.carrier.name() == simulated::NAME => {
+                        AgentEndpoint::Sip(format!("sip:agent-{}@simulated", agent.0))
+                    }
+                    None => {
+                        return Err(CarrierError::InvalidRequest(format!(
+                            "agent {} has no endpoint to take calls on",
+                            agent.0
+                        )));
+                    }
+                };
+                let handle =
+                    handle.ok_or_else(|| CarrierError::InvalidRequest("no carrier id for the call yet".into()))?;
+                shared.carrier.bridge(&handle, &endpoint).await
+            }
+            .await;
             if let Err(error) = result {
                 let _ = inbox.send(Message::CommandFailed { call, error }).await;
             }
@@ -703,9 +719,8 @@ impl Runner {
     }
 }
 
-/// Where an agent's calls are bridged: the agent's SIP address under the tenant's domain.
-fn agent_endpoint(tenant: &TenantId, agent: AgentId) -> AgentEndpoint {
-    AgentEndpoint::Sip(format!("sip:agent-{}@{}.agents.outdial", agent.0, tenant.as_str()))
+fn internal(error: DomainError) -> CarrierError {
+    CarrierError::Rejected(format!("the call's agent could not be read or recorded: {error}"))
 }
 
 fn card(contact: &contact::Model) -> ContactCard {

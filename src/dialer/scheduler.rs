@@ -23,7 +23,7 @@ use crate::gate::Gate;
 use crate::store::Store;
 use crate::store::calls::{CallState, Recorded, kind_name};
 use crate::telephony::webhook::{Accepted, EventSink, SinkError};
-use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent};
+use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent, simulated};
 
 /// How often running campaigns without a task are looked for.
 const ADOPT_EVERY: Duration = Duration::from_secs(1);
@@ -141,7 +141,7 @@ impl Dialer {
             let handle = call
                 .carrier_call_id
                 .clone()
-                .filter(|_| call.carrier == carrier.name() && carrier.name() != "simulated");
+                .filter(|_| call.carrier == carrier.name() && carrier.name() != simulated::NAME);
             let Some(call_control_id) = handle else {
                 store.calls().fail(&tenant, call.id, now).await?;
                 continue;

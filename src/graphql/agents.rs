@@ -49,6 +49,8 @@ pub struct Agent {
     skills: Vec<Skill>,
     languages: Vec<String>,
     region: Option<String>,
+    /// Where answered calls are transferred (SIP URI or E.164 number).
+    endpoint: Option<String>,
     state: AgentState,
     /// The pause reason code when PAUSED.
     state_reason: Option<String>,
@@ -71,6 +73,7 @@ impl TryFrom<agent::Model> for Agent {
             skills: skills.into_iter().map(Skill::from).collect(),
             languages,
             region: row.region,
+            endpoint: row.endpoint,
             state_reason: row.state_reason,
             state_since: row.state_since,
             created_at: row.created_at,
@@ -97,11 +100,14 @@ pub struct CreateAgentInput {
     /// The first is the agent's first language.
     languages: Option<Vec<String>>,
     region: Option<String>,
+    /// Where answered calls are transferred: a SIP URI (`sip:ana@pbx.example.com`) or an E.164
+    /// number. Needed with the Telnyx carrier.
+    endpoint: Option<String>,
     /// The campaigns the agent serves.
     campaign_ids: Option<Vec<ID>>,
 }
 
-/// Omitted fields stay as they are; `null` clears `email` or `region`; `campaignIds` replaces
+/// Omitted fields stay as they are; `null` clears `email`, `region` or `endpoint`; `campaignIds` replaces
 /// the set.
 #[derive(InputObject)]
 pub struct UpdateAgentInput {
@@ -110,6 +116,7 @@ pub struct UpdateAgentInput {
     skills: Option<Vec<Skill>>,
     languages: Option<Vec<String>>,
     region: MaybeUndefined<String>,
+    endpoint: MaybeUndefined<String>,
     campaign_ids: Option<Vec<ID>>,
 }
 
@@ -274,6 +281,7 @@ impl AgentMutation {
             skills: skills(input.skills)?,
             languages: input.languages,
             region: Some(input.region),
+            endpoint: Some(input.endpoint),
             campaign_ids: campaign_ids(input.campaign_ids)?,
         };
         let now = api.clock.now();
@@ -292,6 +300,7 @@ impl AgentMutation {
             skills: skills(input.skills)?,
             languages: input.languages,
             region: clearable(input.region),
+            endpoint: clearable(input.endpoint),
             campaign_ids: campaign_ids(input.campaign_ids)?,
         };
         let now = api.clock.now();

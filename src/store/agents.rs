@@ -21,6 +21,8 @@ pub struct AgentProfile {
     pub skills: Option<Vec<SkillLevel>>,
     pub languages: Option<Vec<String>>,
     pub region: Option<Option<String>>,
+    /// A SIP URI or an E.164 number.
+    pub endpoint: Option<Option<String>>,
     /// The campaigns the agent serves (replaces the set).
     pub campaign_ids: Option<Vec<i64>>,
 }
@@ -52,6 +54,14 @@ impl AgentProfile {
         {
             return Err(DomainError::bad_input("languages", "a language is a tag such as \"en\" or \"es-MX\""));
         }
+        if let Some(Some(endpoint)) = &self.endpoint
+            && !valid_endpoint(endpoint.trim())
+        {
+            return Err(DomainError::bad_input(
+                "endpoint",
+                "an endpoint is a SIP URI (sip:name@host) or a number in E.164 form (+12125550123)",
+            ));
+        }
         Ok(())
     }
 
@@ -73,7 +83,21 @@ impl AgentProfile {
         if let Some(region) = self.region.take() {
             row.region = Set(text(region));
         }
+        if let Some(endpoint) = self.endpoint.take() {
+            row.endpoint = Set(text(endpoint));
+        }
     }
+}
+
+fn valid_endpoint(endpoint: &str) -> bool {
+    let sip = endpoint
+        .strip_prefix("sip:")
+        .or_else(|| endpoint.strip_prefix("sips:"))
+        .and_then(|rest| rest.split_once('@'))
+        .is_some_and(|(user, host)| !user.is_empty() && !host.is_empty() && !endpoint.contains(char::is_whitespace));
+    let digits = endpoint.strip_prefix('+').unwrap_or("");
+    let e164 = (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    sip || e164
 }
 
 pub struct Agents<'a>(&'a Store);
@@ -103,6 +127,7 @@ impl Agents<'_> {
             skills: Set(serde_json::json!([])),
             languages: Set(serde_json::json!([])),
             region: Set(None),
+            endpoint: Set(None),
             state: Set("OFFLINE".to_owned()),
             state_reason: Set(None),
             state_since: Set(now),

@@ -20,6 +20,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::time::Instant;
 use uuid::Uuid;
 
+/// The carrier's name on call rows.
+pub const NAME: &str = "simulated";
+
 /// What really happens at the far end of a call, drawn at dial time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SimOutcome {
@@ -410,7 +413,7 @@ impl CallTask {
 #[async_trait]
 impl Carrier for SimulatedCarrier {
     fn name(&self) -> &'static str {
-        "simulated"
+        NAME
     }
 
     async fn dial(&self, request: DialRequest) -> Result<CarrierCallRef, CarrierError> {
