@@ -52,6 +52,9 @@ const ROUTING_BUDGET: TimeDelta = TimeDelta::seconds(2);
 const RATE_WINDOW: TimeDelta = TimeDelta::seconds(5);
 /// Most calls started in one step.
 const MAX_DIALS_PER_STEP: u32 = 100;
+/// How long a call may go without news before the carrier is asked about it (ringing calls get
+/// their ring timeout on top, bridged ones ten times this).
+const QUIET_ALLOWED: TimeDelta = TimeDelta::seconds(30);
 /// The daily guard on abandonment (the rules cap 30 days; a bad day must not spend it all).
 const DAILY_ABANDON_CAP: f64 = 0.04;
 
@@ -95,6 +98,8 @@ struct Flight {
     dialed_at: DateTime<Utc>,
     stage_since: DateTime<Utc>,
     answered_at: Option<DateTime<Utc>>,
+    /// When the call last gave news (an event) or was asked about.
+    heard_at: DateTime<Utc>,
     /// The pacer has learned this dial's outcome.
     resolved: bool,
     screen_pop: Option<ScreenPop>,
@@ -239,7 +244,55 @@ impl Runner {
             today_live_answers: today.human_answered,
             today_abandoned: today.abandoned,
         };
-        self.shared.floor.expire_wrap_ups(&self.tenant, now).await
+        self.shared.floor.expire_wrap_ups(&self.tenant, now).await?;
+        self.sweep(now).await
+    }
+
+    /// Asks the carrier about calls that went quiet for longer than their stage allows (a lost
+    /// webhook, an intake that fell behind): one the carrier no longer has is closed with a
+    /// hang-up of our own (stored and published like any event), so no line, agent or contact
+    /// stays held by a call that has ended.
+    async fn sweep(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        let ring = TimeDelta::seconds(i64::from(self.shared.ring_timeout_secs));
+        let quiet: Vec<(i64, CarrierCallRef)> = self
+            .calls
+            .iter()
+            .filter(|(_, f)| {
+                let allowed = match f.stage {
+                    Stage::Dialing | Stage::Ringing => ring + QUIET_ALLOWED,
+                    Stage::Screening | Stage::Offered { .. } | Stage::Ending => QUIET_ALLOWED,
+                    Stage::Waiting { .. } => TimeDelta::MAX,
+                    Stage::Bridged { .. } => QUIET_ALLOWED * 10,
+                };
+                now - f.heard_at > allowed
+            })
+            .filter_map(|(id, f)| f.handle.clone().map(|h| (*id, h)))
+            .collect();
+        for (call, handle) in quiet {
+            if let Some(flight) = self.calls.get_mut(&call) {
+                flight.heard_at = now;
+            }
+            match self.shared.carrier.call_status(&handle).await {
+                Ok(status) if !status.is_alive => {
+                    tracing::warn!(call, "no hang-up event came for an ended call; closing it");
+                    let event = CarrierEvent {
+                        event_id: format!("outdial-sweep-{call}"),
+                        occurred_at: status.end_time.unwrap_or(now),
+                        call: Some(CallId(call)),
+                        leg: Default::default(),
+                        call_control_id: handle.call_control_id,
+                        call_session_id: handle.call_session_id,
+                        kind: CarrierEventKind::HungUp { cause: HangupCause::Unspecified, sip_code: None },
+                    };
+                    if self.shared.record(&event).await?.is_some() {
+                        self.on_event(event, now).await?;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(call, %error, "could not ask the carrier about a quiet call"),
+            }
+        }
+        Ok(())
     }
 
     /// Asks the pacing core how many calls to start and starts them.
@@ -395,6 +448,7 @@ impl Runner {
                     dialed_at: now,
                     stage_since: now,
                     answered_at: None,
+                    heard_at: now,
                     resolved: false,
                     screen_pop: None,
                 },
@@ -486,6 +540,7 @@ impl Runner {
         let at = event.occurred_at;
         let t = self.secs(now);
         let Some(flight) = self.calls.get_mut(&call) else { return Ok(()) };
+        flight.heard_at = now;
         if flight.handle.is_none() && !event.call_control_id.is_empty() {
             flight.handle = Some(CarrierCallRef {
                 call: CallId(call),

@@ -169,14 +169,27 @@ impl Dialer {
     }
 }
 
+impl Shared {
+    /// Stores a carrier event once and publishes the call it changed: `None` for a duplicate.
+    pub async fn record(&self, event: &CarrierEvent) -> DomainResult<Option<entity::call::Model>> {
+        let call = match self.store.calls().record_event(event, self.clock.now()).await? {
+            Recorded::New(call) => *call,
+            Recorded::Duplicate => return Ok(None),
+        };
+        let tenant = TenantId::new(call.tenant_id.clone());
+        let kind = kind_name(&event.kind).to_owned();
+        self.bus.publish_call(CallUpdate { tenant, call: call.clone(), kind, occurred_at: event.occurred_at });
+        Ok(Some(call))
+    }
+}
+
 #[async_trait]
 impl EventSink for Dialer {
     /// Stores the event once, publishes the call it changed, then hands it to its campaign's task.
     async fn accept(&self, event: CarrierEvent) -> Result<Accepted, SinkError> {
-        let shared = &self.shared;
-        let call = match shared.store.calls().record_event(&event, shared.clock.now()).await {
-            Ok(Recorded::New(call)) => *call,
-            Ok(Recorded::Duplicate) => return Ok(Accepted::Duplicate),
+        let call = match self.shared.record(&event).await {
+            Ok(Some(call)) => call,
+            Ok(None) => return Ok(Accepted::Duplicate),
             // An event of a call that is not ours (another application on the account): taken
             // and dropped, so the carrier does not retry it.
             Err(DomainError::NotFound(_)) => {
@@ -186,9 +199,6 @@ impl EventSink for Dialer {
             Err(error) => return Err(SinkError(error.to_string())),
         };
         let runner = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(&call.campaign_id).cloned();
-        let tenant = TenantId::new(call.tenant_id.clone());
-        let kind = kind_name(&event.kind).to_owned();
-        shared.bus.publish_call(CallUpdate { tenant, call, kind, occurred_at: event.occurred_at });
         if let Some(runner) = runner {
             // A task that has ended has no call left to follow: nothing is lost.
             let _ = runner.send(Message::Event(event)).await;
