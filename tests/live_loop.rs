@@ -223,6 +223,23 @@ crate::backend_tests! {
         assert!(figures["abandonmentRate"].as_f64().unwrap() <= 0.03, "{figures}");
     }
 
+    /// A scheduled campaign starts by itself when its time comes.
+    async fn a_scheduled_campaign_starts_at_its_time(backend) {
+        let app = spawn(backend).await;
+        let (ny, _, _) = numbers(2);
+        let floor = set_up(&app, "acme", &ny, 0, 1).await;
+        let at = app.clock.now() + TimeDelta::seconds(2);
+        let schedule = "mutation($c: ID!, $at: DateTime) { scheduleCampaign(id: $c, at: $at) { status } }";
+        app.graphql(Some(&floor.admin), schedule, json!({"c": floor.campaign, "at": at})).await.data();
+        assert_eq!(campaign_status(&app, &floor.admin, &floor.campaign).await.0, "SCHEDULED");
+        let started = tokio::time::Instant::now();
+        while campaign_status(&app, &floor.admin, &floor.campaign).await.0 != "RUNNING" {
+            assert!(started.elapsed() < Duration::from_secs(6), "not started 4 s after its time");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert!(app.clock.now() >= at, "started before its time");
+    }
+
     /// A campaign whose every contact has had its attempts completes, and says why.
     async fn a_campaign_with_nothing_left_to_call_completes(backend) {
         let app = spawn(backend).await;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::runner::{Message, Runner};
 use crate::auth::TenantId;
+use crate::campaign::LifecycleAction;
 use crate::clock::SharedClock;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{CallUpdate, EventBus};
@@ -71,9 +72,20 @@ impl Dialer {
         intake.abort();
     }
 
-    /// Starts a task for each running campaign that has none.
+    /// Starts the scheduled campaigns whose time has come, then a task for each running
+    /// campaign that has none.
     async fn adopt(&self, shutdown: &CancellationToken) -> DomainResult<()> {
-        for campaign in self.shared.store.campaigns().running().await? {
+        let (campaigns, now) = (self.shared.store.campaigns(), self.shared.clock.now());
+        for due in campaigns.due_to_start(now).await? {
+            let tenant = TenantId::new(due.tenant_id.clone());
+            // A supervisor acting at the same instant wins; the conflict is theirs to see, not an error here.
+            match campaigns.apply_action(&tenant, due.id, LifecycleAction::Start, None, None, now).await {
+                Ok(started) => tracing::info!(campaign = started.id, "scheduled campaign started"),
+                Err(DomainError::Conflict(_)) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        for campaign in campaigns.running().await? {
             let (inbox_tx, inbox) = mpsc::channel(INBOX);
             {
                 let mut runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());

@@ -127,6 +127,16 @@ impl Campaigns<'_> {
             .await?)
     }
 
+    /// Scheduled campaigns of every tenant whose start time has come.
+    pub async fn due_to_start(&self, now: DateTime<Utc>) -> DomainResult<Vec<campaign::Model>> {
+        Ok(campaign::Entity::find()
+            .filter(campaign::Column::Status.eq(CampaignStatus::Scheduled.as_str()))
+            .filter(campaign::Column::ScheduledAt.lte(now))
+            .order_by_asc(campaign::Column::Id)
+            .all(&self.0.db)
+            .await?)
+    }
+
     /// Moves a campaign through its lifecycle. The update is conditional on the status read, so
     /// two supervisors racing get one success and one `CONFLICT`. `reason` says why (a
     /// supervisor completed it; the dialer paused it for want of a caller ID, or completed it
