@@ -11,7 +11,7 @@ use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
 use crate::config::CarrierKind;
 use crate::config::Config;
-use crate::dialer::scheduler::{Dialer, Shared};
+use crate::dialer::scheduler::{Dialer, DialerSettings, Shared};
 use crate::events::EventBus;
 use crate::floor::Floor;
 use crate::gate::Gate;
@@ -41,6 +41,17 @@ pub struct App {
 
 impl App {
     pub async fn build(config: &Config, clock: SharedClock) -> anyhow::Result<App> {
+        let carrier = carrier(config, clock.clone())?;
+        Self::build_with(config, clock, carrier, DialerSettings::default()).await
+    }
+
+    /// [`App::build`] with a carrier and dialer settings of the caller's (tests, benchmarks).
+    pub async fn build_with(
+        config: &Config,
+        clock: SharedClock,
+        carrier: Arc<dyn Carrier>,
+        dialer: DialerSettings,
+    ) -> anyhow::Result<App> {
         let store = Store::connect(config).await?;
         store.migrate().await?;
         let secret = ensure_hs256_secret(config)?;
@@ -55,10 +66,9 @@ impl App {
             gate: gate.clone(),
             floor: floor.clone(),
             bus: bus.clone(),
-            carrier: carrier(config, clock.clone())?,
+            carrier,
             clock: clock.clone(),
-            ring_timeout_secs: 25,
-            machine_detection: true,
+            settings: dialer,
         });
         let api = ApiState { store, clock, floor, gate, bus };
         let webhooks = match &config.telnyx_public_key {
@@ -116,7 +126,7 @@ impl App {
 }
 
 /// The configured carrier: Telnyx (API key and connection id required) or the simulated one.
-fn carrier(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<dyn Carrier>> {
+pub fn carrier(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<dyn Carrier>> {
     let telnyx = match config.carrier {
         CarrierKind::Simulated => None,
         CarrierKind::Telnyx => {

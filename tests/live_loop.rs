@@ -6,7 +6,11 @@
 mod common;
 
 use chrono::{Datelike, TimeDelta, TimeZone, Utc};
-use common::{Backend, TestApp, WsEvent, spawn_app_at, spawn_app_on, token, token_with};
+use common::{Backend, TestApp, WsEvent, spawn_app_at, spawn_app_on, spawn_app_with_carrier, token, token_with};
+use outdial::dialer::scheduler::DialerSettings;
+use outdial::telephony::{
+    AgentEndpoint, CallStatus, Carrier, CarrierCallRef, CarrierError, CarrierEvent, DialRequest, SafeHarbor,
+};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -122,7 +126,87 @@ async fn start(app: &TestApp, admin: &str, campaign: &str) {
     app.graphql(Some(admin), start, json!({"c": campaign})).await.data();
 }
 
+/// The simulated carrier, but the first `drop` hang-up events never reach outdial (a lost webhook).
+struct LosesHangups {
+    inner: Arc<dyn Carrier>,
+    events: tokio::sync::broadcast::Sender<CarrierEvent>,
+}
+
+impl LosesHangups {
+    fn new(inner: Arc<dyn Carrier>, drop: usize) -> Arc<Self> {
+        let (events, _) = tokio::sync::broadcast::channel(4096);
+        let (mut from, to) = (inner.events(), events.clone());
+        tokio::spawn(async move {
+            let mut dropped = 0;
+            while let Ok(event) = from.recv().await {
+                if event.kind.is_terminal() && dropped < drop {
+                    dropped += 1;
+                    continue;
+                }
+                let _ = to.send(event);
+            }
+        });
+        Arc::new(LosesHangups { inner, events })
+    }
+}
+
+#[async_trait::async_trait]
+impl Carrier for LosesHangups {
+    fn name(&self) -> &'static str {
+        self.inner.name()
+    }
+    async fn dial(&self, request: DialRequest) -> Result<CarrierCallRef, CarrierError> {
+        self.inner.dial(request).await
+    }
+    async fn bridge(&self, call: &CarrierCallRef, agent: &AgentEndpoint) -> Result<(), CarrierError> {
+        self.inner.bridge(call, agent).await
+    }
+    async fn play_safe_harbor(&self, call: &CarrierCallRef, message: &SafeHarbor) -> Result<(), CarrierError> {
+        self.inner.play_safe_harbor(call, message).await
+    }
+    async fn hangup(&self, call: &CarrierCallRef) -> Result<(), CarrierError> {
+        self.inner.hangup(call).await
+    }
+    async fn call_status(&self, call: &CarrierCallRef) -> Result<CallStatus, CarrierError> {
+        self.inner.call_status(call).await
+    }
+    fn events(&self) -> tokio::sync::broadcast::Receiver<CarrierEvent> {
+        self.events.subscribe()
+    }
+}
+
 crate::backend_tests! {
+    /// Calls whose hang-up event was lost are asked for and closed: no line, contact or agent
+    /// stays held.
+    async fn calls_whose_hang_up_was_lost_are_closed(backend) {
+        let dialer = DialerSettings { quiet_allowed: TimeDelta::seconds(1), ring_timeout_secs: 15, ..Default::default() };
+        let lossy = |config: &outdial::config::Config, clock| -> Arc<dyn Carrier> {
+            LosesHangups::new(outdial::app::carrier(config, clock).unwrap(), 3)
+        };
+        let app = spawn_app_with_carrier(backend, |c| c.sim_time_scale = TIME_SCALE, weekday_morning_in_new_york(), lossy, dialer).await;
+        let (ny, _, _) = numbers(8);
+        let floor = set_up(&app, "acme", &ny, 2, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let started = tokio::time::Instant::now();
+        loop {
+            let rows = calls(&app, &floor.admin, &floor.campaign).await;
+            disposition_ended(&app, &floor.admin, &rows).await;
+            if rows.len() == ny.len() && rows.iter().all(|c| c["state"] == "ENDED") {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "calls stay open: {rows:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let closed_by_us = entity::call_event::Entity::find()
+            .filter(entity::call_event::Column::CarrierEventId.starts_with("outdial-sweep-"))
+            .all(&db)
+            .await
+            .unwrap();
+        assert_eq!(closed_by_us.len(), 3, "the three calls whose hang-up was lost");
+    }
+
     /// A campaign dials, routes, gets dispositions and completes; refused numbers are never dialed.
     async fn a_running_campaign_dials_routes_and_completes(backend) {
         let app = spawn(backend).await;

@@ -52,9 +52,6 @@ const ROUTING_BUDGET: TimeDelta = TimeDelta::seconds(2);
 const RATE_WINDOW: TimeDelta = TimeDelta::seconds(5);
 /// Most calls started in one step.
 const MAX_DIALS_PER_STEP: u32 = 100;
-/// How long a call may go without news before the carrier is asked about it (ringing calls get
-/// their ring timeout on top, bridged ones ten times this).
-const QUIET_ALLOWED: TimeDelta = TimeDelta::seconds(30);
 /// The daily guard on abandonment (the rules cap 30 days; a bad day must not spend it all).
 const DAILY_ABANDON_CAP: f64 = 0.04;
 
@@ -253,16 +250,17 @@ impl Runner {
     /// hang-up of our own (stored and published like any event), so no line, agent or contact
     /// stays held by a call that has ended.
     async fn sweep(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
-        let ring = TimeDelta::seconds(i64::from(self.shared.ring_timeout_secs));
+        let ring = TimeDelta::seconds(i64::from(self.shared.settings.ring_timeout_secs));
+        let quiet = self.shared.settings.quiet_allowed;
         let quiet: Vec<(i64, CarrierCallRef)> = self
             .calls
             .iter()
             .filter(|(_, f)| {
                 let allowed = match f.stage {
-                    Stage::Dialing | Stage::Ringing => ring + QUIET_ALLOWED,
-                    Stage::Screening | Stage::Offered { .. } | Stage::Ending => QUIET_ALLOWED,
+                    Stage::Dialing | Stage::Ringing => ring + quiet,
+                    Stage::Screening | Stage::Offered { .. } | Stage::Ending => quiet,
                     Stage::Waiting { .. } => TimeDelta::MAX,
-                    Stage::Bridged { .. } => QUIET_ALLOWED * 10,
+                    Stage::Bridged { .. } => quiet * 10,
                 };
                 now - f.heard_at > allowed
             })
@@ -437,7 +435,7 @@ impl Runner {
             };
             self.recent_dials.push_back(now);
             let mut request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), from.clone());
-            request.timeout_secs = shared.ring_timeout_secs;
+            request.timeout_secs = shared.settings.ring_timeout_secs;
             self.spawn_dial(request, &contact);
             self.calls.insert(
                 row.id,
@@ -536,7 +534,7 @@ impl Runner {
 
     async fn on_event(&mut self, event: CarrierEvent, now: DateTime<Utc>) -> DomainResult<()> {
         let Some(call) = event.call.map(|c| c.0) else { return Ok(()) };
-        let amd = self.shared.machine_detection;
+        let amd = self.shared.settings.machine_detection;
         let at = event.occurred_at;
         let t = self.secs(now);
         let Some(flight) = self.calls.get_mut(&call) else { return Ok(()) };

@@ -39,10 +39,25 @@ pub struct Shared {
     pub bus: EventBus,
     pub carrier: Arc<dyn Carrier>,
     pub clock: SharedClock,
+    pub settings: DialerSettings,
+}
+
+/// How the dialer dials and how patient it is with a carrier.
+#[derive(Debug, Clone, Copy)]
+pub struct DialerSettings {
     /// The ring timeout of every dial (at least the 15 s the rules require).
     pub ring_timeout_secs: u32,
     /// Whether dials ask for answering-machine detection (live answers wait for its verdict).
     pub machine_detection: bool,
+    /// How long a call may go without news before the carrier is asked about it (ringing calls
+    /// get their ring timeout on top, bridged ones ten times this).
+    pub quiet_allowed: chrono::TimeDelta,
+}
+
+impl Default for DialerSettings {
+    fn default() -> Self {
+        DialerSettings { ring_timeout_secs: 25, machine_detection: true, quiet_allowed: chrono::TimeDelta::seconds(30) }
+    }
 }
 
 pub struct Dialer {

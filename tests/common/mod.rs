@@ -90,13 +90,27 @@ pub async fn spawn_app_at(
     configure: impl FnOnce(&mut Config),
     clock: outdial::clock::SharedClock,
 ) -> TestApp {
+    let carrier = |config: &Config, clock| outdial::app::carrier(config, clock).expect("the configured carrier");
+    spawn_app_with_carrier(backend, configure, clock, carrier, Default::default()).await
+}
+
+/// A server with a carrier made by `carrier` (e.g. one wrapping the simulated carrier) and these
+/// dialer settings.
+pub async fn spawn_app_with_carrier(
+    backend: Backend,
+    configure: impl FnOnce(&mut Config),
+    clock: outdial::clock::SharedClock,
+    carrier: impl FnOnce(&Config, outdial::clock::SharedClock) -> std::sync::Arc<dyn outdial::telephony::Carrier>,
+    dialer: outdial::dialer::scheduler::DialerSettings,
+) -> TestApp {
     LazyLock::force(&TRACING);
     let dir = tempfile::tempdir().expect("temp dir");
     let database_url = fresh_database(backend, dir.path()).await;
     let mut config = Config::for_database(database_url.clone());
     config.jwt_secret = Some(SecretString::from(SECRET.to_owned()));
     configure(&mut config);
-    let app = outdial::app::App::build(&config, clock.clone()).await.expect("build the app");
+    let carrier = carrier(&config, clock.clone());
+    let app = outdial::app::App::build_with(&config, clock.clone(), carrier, dialer).await.expect("build the app");
     let address = format!("http://{}", app.local_addr().expect("address"));
     let shutdown = app.shutdown_token();
     let task = tokio::spawn(app.run_until_stopped());
