@@ -40,7 +40,7 @@ impl App {
         let bus = EventBus::default();
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
-        let api = ApiState { store, clock, floor, gate, bus };
+        let api = ApiState { store, clock, floor, gate, bus, telemetry: Default::default() };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {
                 verifier: Arc::new(WebhookVerifier::from_base64(key)?),
