@@ -161,6 +161,78 @@ async fn scrape(app: &common::TestApp) -> String {
     response.text().await.unwrap()
 }
 
+/// Waits until the figures of `subscription` show `totalDials == dials`.
+async fn until_dials(ws: &mut common::WsClient, subscription: &str, dials: u64) {
+    let started = std::time::Instant::now();
+    loop {
+        let common::WsEvent::Json(next) = ws.next().await else { panic!("closed") };
+        assert_eq!(next["id"], subscription, "{next}");
+        if next["payload"]["data"]["campaignMetrics"]["totalDials"] == dials {
+            return;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "no figures with {dials} dials: {next}");
+    }
+}
+
+backend_tests! {
+    /// Three subscriptions on two connections follow one feed: all get figures at once and the
+    /// figures after a change; the feed ends when the last of them leaves.
+    async fn subscribers_of_a_campaign_share_one_feed(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", &["admin"]);
+        let list = app.create_list(&admin, "List", &["2124567890"]).await;
+        let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
+        let contact = app.first_contact(&admin, &list).await;
+        let query = "subscription($c: ID!) { campaignMetrics(campaignId: $c) { totalDials callsInFlight } }";
+        let mut connections = Vec::new();
+        for _ in 0..2 {
+            let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
+            assert!(matches!(ws.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+            connections.push(ws);
+        }
+        connections[0].subscribe("a", query, json!({"c": campaign})).await;
+        connections[1].subscribe("b", query, json!({"c": campaign})).await;
+        until_dials(&mut connections[0], "a", 0).await;
+        until_dials(&mut connections[1], "b", 0).await;
+        // A second subscription on a connection that already follows the campaign.
+        connections[1].subscribe("c", query, json!({"c": campaign})).await;
+        let common::WsEvent::Json(first) = connections[1].next().await else { panic!("closed") };
+        assert_eq!(first["payload"]["data"]["campaignMetrics"]["totalDials"], 0, "{first}");
+
+        let text = scrape(&app).await;
+        assert_eq!(sample(&text, "outdial_campaign_metrics_feeds"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "outdial_subscriptions"), Some(3.0), "{text}");
+        assert_eq!(sample(&text, "outdial_websocket_connections"), Some(2.0), "{text}");
+
+        app.dial("acme", campaign, contact, 1, "+12124567890").await;
+        until_dials(&mut connections[0], "a", 1).await;
+        // Connection 1 carries b and c: both see the dial, in whichever order they come.
+        let mut seen = std::collections::HashSet::new();
+        let started = std::time::Instant::now();
+        while seen.len() < 2 {
+            let common::WsEvent::Json(next) = connections[1].next().await else { panic!("closed") };
+            if next["payload"]["data"]["campaignMetrics"]["totalDials"] == 1 {
+                assert_eq!(next["payload"]["data"]["campaignMetrics"]["callsInFlight"], 1);
+                seen.insert(next["id"].as_str().unwrap().to_owned());
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(3), "b and c did not both see the dial");
+        }
+
+        drop(connections);
+        let started = std::time::Instant::now();
+        loop {
+            let text = scrape(&app).await;
+            if sample(&text, "outdial_campaign_metrics_feeds") == Some(0.0) {
+                assert_eq!(sample(&text, "outdial_subscriptions"), Some(0.0), "{text}");
+                assert_eq!(sample(&text, "outdial_websocket_connections"), Some(0.0), "{text}");
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "the feed outlived its subscribers: {text}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 backend_tests! {
     /// `GET /metrics` answers without a token, with `outdial_` names; the counters move when the
     /// dialer's calls are made, and running or paused campaigns show their abandonment rate and

@@ -79,7 +79,7 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 
 pub fn build_schema(state: ApiState) -> Api {
     let telemetry = state.telemetry.clone();
-    Api(builder().data(state).finish(), telemetry)
+    Api(builder().data(state).data(metrics::MetricsHub::default()).finish(), telemetry)
 }
 
 /// The SDL, sorted so that `schema.graphql` diffs stay small (`outdial schema` prints it).
