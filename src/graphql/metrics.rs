@@ -202,14 +202,18 @@ impl MetricsHub {
     }
 }
 
-/// One campaign's feed: computes the figures at once, then within [`COALESCE`] of a change of
-/// the campaign's calls and at least every [`EVERY`], until its last follower leaves.
+/// One campaign's feed: computes the figures at once, then on a change of the campaign's calls
+/// and at least every [`EVERY`], until its last follower leaves. A change is computed at once
+/// unless the last computation for a change began less than [`COALESCE`] ago; then at the end
+/// of that gap, once for all the changes in it.
 async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::Sender<Latest>>) {
     let _counted = api.telemetry.metrics_feed_open();
     let (tenant, campaign) = (&key.0, key.1);
     let mut changes = api.bus.subscribe_calls();
-    let mut last = Instant::now();
-    let mut next = last;
+    let mut next = Instant::now();
+    // A change not yet reflected, and the earliest a computation for a change may begin.
+    let mut changed = false;
+    let mut gap_until = next;
     loop {
         tokio::select! {
             biased;
@@ -219,8 +223,11 @@ async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::S
                 }
             }
             () = tokio::time::sleep_until(next) => {
-                last = Instant::now();
-                next = last + EVERY;
+                let now = Instant::now();
+                if std::mem::take(&mut changed) {
+                    gap_until = now + COALESCE;
+                }
+                next = now + EVERY;
                 match measure(&api, tenant, campaign, api.clock.now()).await {
                     Ok(figures) => {
                         sender.send_replace(Some(Arc::new(figures)));
@@ -230,20 +237,23 @@ async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::S
                     Err(error) => tracing::warn!(%error, %tenant, campaign, "campaign metrics not computed"),
                 }
             }
-            change = changes.recv() => match change {
-                Ok(update) if update.tenant == *tenant && update.call.campaign_id == campaign => {
-                    next = next.min(last + COALESCE);
+            change = changes.recv() => {
+                let ours = match change {
+                    Ok(update) => update.tenant == *tenant && update.call.campaign_id == campaign,
+                    // One of the missed events may have been this campaign's.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        // The bus lives as long as the API state this task holds: not expected.
+                        tracing::error!(%tenant, campaign, "call events closed; campaign metrics feed ends");
+                        hub.remove(&key);
+                        break;
+                    }
+                };
+                if ours {
+                    changed = true;
+                    next = next.min(gap_until);
                 }
-                Ok(_) => {}
-                // One of the missed events may have been this campaign's.
-                Err(broadcast::error::RecvError::Lagged(_)) => next = next.min(last + COALESCE),
-                Err(broadcast::error::RecvError::Closed) => {
-                    // The bus lives as long as the API state this task holds: not expected.
-                    tracing::error!(%tenant, campaign, "call events closed; campaign metrics feed ends");
-                    hub.remove(&key);
-                    break;
-                }
-            },
+            }
         }
     }
 }
