@@ -22,6 +22,12 @@ use crate::telephony::webhook::WebhookState;
 /// Requests carry up to 16 MiB (10,000 contacts in one `addContacts`).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
 
+/// The read buffer of a WebSocket connection. Clients send small messages (`connection_init`,
+/// `subscribe`, pings; a larger one takes several reads), and tungstenite zeroes the whole
+/// buffer before every read: its 128 KiB default cost 128 KiB of memory per connection and most
+/// of the CPU of sending metrics to 2,000 subscribers (benches/README.md, `ws_fanout`).
+const WS_READ_BUFFER: usize = 4 * 1024;
+
 #[derive(Clone)]
 pub struct HttpState {
     pub schema: Api,
@@ -100,6 +106,7 @@ fn unauthenticated(message: String) -> Response {
 async fn graphql_ws(State(state): State<HttpState>, protocol: GraphQLProtocol, upgrade: WebSocketUpgrade) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(WS_READ_BUFFER)
         .on_upgrade(move |socket| async move {
             let _counted = state.api.telemetry.websocket_open();
             let schema = state.schema.clone();
