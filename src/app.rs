@@ -18,6 +18,7 @@ use crate::gate::Gate;
 use crate::graphql::{ApiState, build_schema};
 use crate::http::{HttpState, router};
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 use crate::telephony::simulated::SimulationConfig;
 use crate::telephony::telnyx::TelnyxConfig;
 use crate::telephony::webhook::{WebhookState, WebhookVerifier};
@@ -61,6 +62,7 @@ impl App {
         let bus = EventBus::default();
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
+        let telemetry = Telemetry::default();
         let dialer = Dialer::new(Shared {
             store: store.clone(),
             gate: gate.clone(),
@@ -69,8 +71,9 @@ impl App {
             carrier,
             clock: clock.clone(),
             settings: dialer,
+            telemetry: telemetry.clone(),
         });
-        let api = ApiState { store, clock, floor, gate, bus };
+        let api = ApiState { store, clock, floor, gate, bus, telemetry };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {
                 verifier: Arc::new(WebhookVerifier::from_base64(key)?),

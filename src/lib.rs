@@ -21,4 +21,5 @@ pub mod graphql;
 pub mod http;
 pub mod number_lookup;
 pub mod store;
+pub mod telemetry;
 pub mod telephony;

@@ -95,6 +95,8 @@ struct Flight {
     dialed_at: DateTime<Utc>,
     stage_since: DateTime<Utc>,
     answered_at: Option<DateTime<Utc>>,
+    /// When the call was ready for an agent (the carrier's time of the human answer or verdict).
+    ready_at: Option<DateTime<Utc>>,
     /// When the call last gave news (an event) or was asked about.
     heard_at: DateTime<Utc>,
     /// The pacer has learned this dial's outcome.
@@ -412,8 +414,10 @@ impl Runner {
         let verdicts =
             shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
         let mut refused = Vec::new();
+        let (tenant, campaign) = (self.tenant.as_str(), self.campaign.id);
         for (contact, verdict) in contacts.into_iter().zip(verdicts) {
             if !verdict.safe_to_call {
+                shared.telemetry.dial_refused(tenant, campaign);
                 refused.push((contact.id, verdict.next_safe_call_time));
                 continue;
             }
@@ -434,6 +438,7 @@ impl Runner {
                 Err(other) => return Err(other),
             };
             self.recent_dials.push_back(now);
+            shared.telemetry.dial_placed(tenant, campaign);
             let mut request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), from.clone());
             request.timeout_secs = shared.settings.ring_timeout_secs;
             self.spawn_dial(request, &contact);
@@ -447,6 +452,7 @@ impl Runner {
                     stage_since: now,
                     answered_at: None,
                     heard_at: now,
+                    ready_at: None,
                     resolved: false,
                     screen_pop: None,
                 },
@@ -507,6 +513,7 @@ impl Runner {
                         flight.handle.get_or_insert(handle);
                     }
                     Err(error) => {
+                        self.shared.telemetry.carrier_error(self.tenant.as_str(), self.campaign.id);
                         tracing::warn!(call, %error, "the carrier did not place the call");
                         self.calls.remove(&call);
                         if let Err(error) = self.shared.store.calls().fail(&self.tenant, call, now).await {
@@ -516,12 +523,16 @@ impl Runner {
                 }
             }
             Message::CommandFailed { call, error } => {
+                self.shared.telemetry.carrier_error(self.tenant.as_str(), self.campaign.id);
                 tracing::warn!(call, %error, "a carrier command failed");
-                // A bridge that failed leaves a person waiting: hang up rather than leave them.
-                if let Some(flight) = self.calls.get(&call)
-                    && matches!(flight.stage, Stage::Offered { .. })
-                {
-                    self.hang_up(call);
+                // A bridge that failed leaves a person waiting and an agent reserved: free the
+                // agent and abandon the call by the rules (safe-harbor message, then hang-up).
+                if let Some(Stage::Offered { agent }) = self.calls.get(&call).map(|f| f.stage) {
+                    let freed = self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now);
+                    if let Err(error) = freed.await {
+                        tracing::warn!(call, agent = agent.0, %error, "could not free the agent of a failed bridge");
+                    }
+                    self.abandon(call);
                 }
             }
             Message::Event(event) => {
@@ -564,6 +575,7 @@ impl Runner {
                         let observed =
                             DialResult::Answered { human: true, ringing: ringing(flight), screening: Duration::ZERO };
                         flight.resolved = true;
+                        flight.ready_at = Some(at);
                         self.estimator.observe(Observation::CallResolved(observed), t);
                         self.route(call, now).await;
                     }
@@ -575,6 +587,7 @@ impl Runner {
                     let screening = (at - flight.answered_at.unwrap_or(at)).to_std().unwrap_or_default();
                     let observed = DialResult::Answered { human, ringing: ringing(flight), screening };
                     flight.resolved = true;
+                    flight.ready_at = Some(at);
                     self.estimator.observe(Observation::CallResolved(observed), t);
                     if human {
                         self.route(call, now).await;
@@ -655,8 +668,9 @@ impl Runner {
         match self.shared.floor.offer(&self.tenant, &live, &screen_pop, now).await {
             Ok(Decision::Offer(offer)) => {
                 flight.enter(Stage::Offered { agent: offer.agent }, now);
-                let latency = (now - live.answered_at.max(deadline - ROUTING_BUDGET)).as_seconds_f64();
-                tracing::debug!(call, agent = offer.agent.0, latency, "offered");
+                // From the carrier's report of a person on the line to the offer.
+                let ready = flight.ready_at.unwrap_or(now);
+                self.shared.telemetry.answer_to_offer((self.shared.clock.now() - ready).as_seconds_f64().max(0.0));
                 let handle = flight.handle.clone();
                 self.spawn_bridge(call, offer.agent, handle);
             }
@@ -696,6 +710,7 @@ impl Runner {
         let Some(flight) = self.calls.get_mut(&call) else { return };
         flight.enter(Stage::Ending, now);
         self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
+        self.shared.telemetry.call_abandoned(self.tenant.as_str(), self.campaign.id);
         let Some(handle) = flight.handle.clone() else { return };
         let message = SafeHarbor {
             seller_name: self.seller.clone(),

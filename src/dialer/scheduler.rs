@@ -23,6 +23,7 @@ use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::store::Store;
 use crate::store::calls::{CallState, Recorded, kind_name};
+use crate::telemetry::Telemetry;
 use crate::telephony::webhook::{Accepted, EventSink, SinkError};
 use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent, simulated};
 
@@ -40,6 +41,7 @@ pub struct Shared {
     pub carrier: Arc<dyn Carrier>,
     pub clock: SharedClock,
     pub settings: DialerSettings,
+    pub telemetry: Telemetry,
 }
 
 /// How the dialer dials and how patient it is with a carrier.
@@ -205,6 +207,7 @@ impl Shared {
         };
         let tenant = TenantId::new(call.tenant_id.clone());
         let kind = kind_name(&event.kind).to_owned();
+        self.telemetry.event_stored(&kind);
         self.bus.publish_call(CallUpdate { tenant, call: call.clone(), kind, occurred_at: event.occurred_at });
         Ok(Some(call))
     }

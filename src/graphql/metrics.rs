@@ -1,13 +1,21 @@
 //! Live campaign metrics (`campaignMetrics`, names fixed by API.md): dials and their outcomes,
 //! the rules' abandonment rate over 30 days and today, pace, agents, what is left, and cost.
-//! Computed from the call rows and the agent board at the instant asked; the subscription
-//! sends them on every change of the campaign's calls and at least once a second.
+//! Computed from the call rows and the agent board at the instant asked.
+//!
+//! Subscribers do not compute anything: the [`MetricsHub`] runs one feed task per (tenant,
+//! campaign) that has subscribers, which computes the figures on a change of the campaign's
+//! calls (coalesced) and at least once a second, and publishes them on a `watch` channel; each
+//! subscriber sends the latest figures (a slow one skips to the newest, nothing piles up). The
+//! task ends when the campaign's last subscriber leaves.
 
 use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::Stream;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
+use tokio::time::Instant;
 
 use super::ApiState;
 use super::connection::row_id;
@@ -20,6 +28,10 @@ use crate::store::campaigns::settings_of;
 
 /// The longest a `campaignMetrics` subscriber waits for new figures.
 const EVERY: Duration = Duration::from_secs(1);
+
+/// The shortest time between two computations of a campaign's figures: changes closer together
+/// than this are reflected by one computation.
+const COALESCE: Duration = Duration::from_millis(150);
 
 /// The window of `callsPerMinute`.
 const PACE_WINDOW_MINUTES: i64 = 5;
@@ -145,6 +157,122 @@ impl MetricsQuery {
     }
 }
 
+/// The latest figures of a campaign; `None` until the first computation ends.
+type Latest = Option<Arc<CampaignMetrics>>;
+
+type FeedKey = (TenantId, i64);
+
+/// The feed tasks of the campaigns that have `campaignMetrics` subscribers (one per tenant and
+/// campaign), by the channel each publishes on. Clones share them.
+#[derive(Clone, Default)]
+pub struct MetricsHub(Arc<Mutex<HashMap<FeedKey, Arc<watch::Sender<Latest>>>>>);
+
+impl MetricsHub {
+    /// The campaign's figures as they are computed, starting the campaign's feed task when it
+    /// has none. The caller must have checked the campaign belongs to `tenant`.
+    fn follow(&self, api: &ApiState, tenant: &TenantId, campaign: i64) -> watch::Receiver<Latest> {
+        let key = (tenant.clone(), campaign);
+        let mut feeds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(sender) = feeds.get(&key) {
+            return sender.subscribe();
+        }
+        let (sender, receiver) = watch::channel(None);
+        let sender = Arc::new(sender);
+        feeds.insert(key.clone(), sender.clone());
+        // Owned by its followers rather than the shutdown token: it ends when the last of them
+        // leaves (their connections close, or their tokens expire).
+        tokio::spawn(feed(self.clone(), api.clone(), key, sender));
+        receiver
+    }
+
+    /// Removes a feed that nobody follows any more; false if someone started following it
+    /// meanwhile (then the feed goes on). Subscribing happens under the same lock.
+    fn retire(&self, key: &FeedKey, sender: &watch::Sender<Latest>) -> bool {
+        let mut feeds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if sender.receiver_count() > 0 {
+            return false;
+        }
+        feeds.remove(key);
+        true
+    }
+
+    /// Removes a feed that ends while followed: its followers' streams end with it.
+    fn remove(&self, key: &FeedKey) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    }
+}
+
+/// One campaign's feed: computes the figures at once, then on a change of the campaign's calls
+/// and at least every [`EVERY`], until its last follower leaves. A change is computed at once
+/// unless the last computation for a change began less than [`COALESCE`] ago; then at the end
+/// of that gap, once for all the changes in it.
+async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::Sender<Latest>>) {
+    let _counted = api.telemetry.metrics_feed_open();
+    let (tenant, campaign) = (&key.0, key.1);
+    let mut changes = api.bus.subscribe_calls();
+    let mut next = Instant::now();
+    // A change not yet reflected, and the earliest a computation for a change may begin.
+    let mut changed = false;
+    let mut gap_until = next;
+    loop {
+        tokio::select! {
+            biased;
+            () = sender.closed() => {
+                if hub.retire(&key, &sender) {
+                    break;
+                }
+            }
+            () = tokio::time::sleep_until(next) => {
+                let now = Instant::now();
+                if std::mem::take(&mut changed) {
+                    gap_until = now + COALESCE;
+                }
+                next = now + EVERY;
+                match measure(&api, tenant, campaign, api.clock.now()).await {
+                    Ok(figures) => {
+                        sender.send_replace(Some(Arc::new(figures)));
+                    }
+                    // Kept going: the next second may succeed (a busy database), and the
+                    // followers keep the figures they have.
+                    Err(error) => tracing::warn!(%error, %tenant, campaign, "campaign metrics not computed"),
+                }
+            }
+            change = changes.recv() => {
+                let ours = match change {
+                    Ok(update) => update.tenant == *tenant && update.call.campaign_id == campaign,
+                    // One of the missed events may have been this campaign's.
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => {
+                        // The bus lives as long as the API state this task holds: not expected.
+                        tracing::error!(%tenant, campaign, "call events closed; campaign metrics feed ends");
+                        hub.remove(&key);
+                        break;
+                    }
+                };
+                if ours {
+                    changed = true;
+                    next = next.min(gap_until);
+                }
+            }
+        }
+    }
+}
+
+/// The figures a follower sends: the latest at once (when there are some yet), then each newer.
+fn figures(mut latest: watch::Receiver<Latest>) -> impl Stream<Item = Arc<CampaignMetrics>> {
+    latest.mark_changed();
+    futures_util::stream::unfold(latest, |mut latest| async move {
+        loop {
+            // An error: the feed ended (it never does while followed, but then so does this).
+            latest.changed().await.ok()?;
+            let figures = latest.borrow_and_update().clone();
+            if let Some(figures) = figures {
+                return Some((figures, latest));
+            }
+        }
+    })
+}
+
 #[derive(Default)]
 pub struct MetricsSubscription;
 
@@ -157,38 +285,11 @@ impl MetricsSubscription {
         &self,
         ctx: &Context<'_>,
         campaign_id: ID,
-    ) -> Result<impl Stream<Item = CampaignMetrics> + use<>, async_graphql::Error> {
+    ) -> Result<impl Stream<Item = Arc<CampaignMetrics>> + use<>, async_graphql::Error> {
         let caller = caller(ctx)?;
-        let api = ctx.data_unchecked::<ApiState>().clone();
+        let api = ctx.data_unchecked::<ApiState>();
         let campaign = api.store.campaigns().get(&caller.tenant, row_id(&campaign_id, "campaign")?).await?.id;
-        let tenant = caller.tenant.clone();
-        let changes = api.bus.subscribe_calls();
-        let now = api.clock.now();
-        let figures = futures_util::stream::unfold((api, changes, true), move |(api, mut changes, first)| {
-            let tenant = tenant.clone();
-            async move {
-                if !first {
-                    // Wait for a change of this campaign's calls, or a second, whichever is first.
-                    let change = async {
-                        loop {
-                            match changes.recv().await {
-                                Ok(update) if update.tenant == tenant && update.call.campaign_id == campaign => break,
-                                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                                Err(broadcast::error::RecvError::Closed) => std::future::pending::<()>().await,
-                            }
-                        }
-                    };
-                    let _ = tokio::time::timeout(EVERY, change).await;
-                }
-                match measure(&api, &tenant, campaign, api.clock.now()).await {
-                    Ok(metrics) => Some((metrics, (api, changes, false))),
-                    Err(error) => {
-                        tracing::warn!(%error, "campaign metrics stream ended");
-                        None
-                    }
-                }
-            }
-        });
-        Ok(until_expiry(caller, now, figures))
+        let latest = ctx.data_unchecked::<MetricsHub>().follow(api, &caller.tenant, campaign);
+        Ok(until_expiry(caller, api.clock.now(), figures(latest)))
     }
 }

@@ -25,6 +25,7 @@ use crate::events::EventBus;
 use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::store::Store;
+use crate::telemetry::Telemetry;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -57,7 +58,7 @@ pub struct Subscription(
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
 /// What every resolver may use: the store, the clock, the live floor (the ACD boards), the
-/// compliance gate and the event bus.
+/// compliance gate, the event bus and the operator's figures.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
@@ -65,6 +66,7 @@ pub struct ApiState {
     pub floor: Arc<Floor>,
     pub gate: Arc<Gate>,
     pub bus: EventBus,
+    pub telemetry: Telemetry,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
@@ -76,7 +78,8 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 pub fn build_schema(state: ApiState) -> Api {
-    Api(builder().data(state).finish())
+    let telemetry = state.telemetry.clone();
+    Api(builder().data(state).data(metrics::MetricsHub::default()).finish(), telemetry)
 }
 
 /// The SDL, sorted so that `schema.graphql` diffs stay small (`outdial schema` prints it).
@@ -88,9 +91,10 @@ pub fn sdl() -> String {
 /// The schema as the HTTP and WebSocket handlers run it: the alias limit is checked on the
 /// parsed query (parsed once; the schema reuses it), and every error gets a code. These live
 /// here rather than in schema extensions because any extension sends every field of every
-/// response through async-graphql's slow resolve path.
+/// response through async-graphql's slow resolve path. Streams (subscriptions over WebSocket)
+/// are counted while open.
 #[derive(Clone)]
-pub struct Api(pub OutdialSchema);
+pub struct Api(pub OutdialSchema, Telemetry);
 
 /// Errors from resolvers carry their code; what async-graphql itself reports (a syntax error,
 /// an unknown field, a bad argument type, a limit) is the client's input.
@@ -121,9 +125,13 @@ impl Executor for Api {
             let refused = ensure_error_codes(async_graphql::Response::from_errors(vec![error]));
             return futures_util::stream::once(async move { refused }).boxed();
         }
+        let open = self.1.subscription_open();
         self.0
             .execute_stream_with_session_data(request, session_data.unwrap_or_default())
-            .map(ensure_error_codes)
+            .map(move |response| {
+                let _counted = &open;
+                ensure_error_codes(response)
+            })
             .boxed()
     }
 }
