@@ -4,45 +4,24 @@
 
 mod common;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as BASE64;
+use common::fake_telnyx::WebhookSigner;
 use common::{TestApp, WsEvent, spawn_app_with, token};
-use ed25519_dalek::{Signer, SigningKey};
 use outdial::telephony::{CallId, ClientState};
 use serde_json::{Value, json};
 
 const ADMIN: &[&str] = &["admin"];
 
-struct Telnyx {
-    key: SigningKey,
-    http: reqwest::Client,
-    url: String,
+fn event(call: i64, event_type: &str, id: &str, at: &str, extra: Value) -> String {
+    let mut payload = json!({"call_control_id": format!("v3:{call}"), "call_leg_id": "leg", "call_session_id": "s",
+        "client_state": ClientState::customer(CallId(call)).encode(), "from": "+12125550100", "to": "+12124567890"});
+    payload.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
+    json!({"data": {"record_type": "event", "event_type": event_type, "id": id, "occurred_at": at, "payload": payload}})
+        .to_string()
 }
 
-impl Telnyx {
-    fn event(call: i64, event_type: &str, id: &str, at: &str, extra: Value) -> String {
-        let mut payload = json!({"call_control_id": format!("v3:{call}"), "call_leg_id": "leg", "call_session_id": "s",
-            "client_state": ClientState::customer(CallId(call)).encode(), "from": "+12125550100", "to": "+12124567890"});
-        payload.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-        json!({"data": {"record_type": "event", "event_type": event_type, "id": id, "occurred_at": at, "payload": payload}})
-            .to_string()
-    }
-
-    async fn post(&self, body: &str, key: &SigningKey) -> u16 {
-        let timestamp = chrono::Utc::now().timestamp();
-        let signature = BASE64.encode(key.sign(format!("{timestamp}|{body}").as_bytes()).to_bytes());
-        let response = self
-            .http
-            .post(&self.url)
-            .header("content-type", "application/json")
-            .header("telnyx-timestamp", timestamp.to_string())
-            .header("telnyx-signature-ed25519", signature)
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        response.status().as_u16()
-    }
+/// Signs and posts `body` now (the app runs on the wall clock).
+async fn post(signer: &WebhookSigner, body: &str) -> u16 {
+    signer.deliver(chrono::Utc::now().timestamp(), body).await
 }
 
 async fn dialed_call(app: &TestApp, admin: &str) -> (String, i64) {
@@ -55,12 +34,12 @@ async fn dialed_call(app: &TestApp, admin: &str) -> (String, i64) {
 
 backend_tests! {
     async fn signed_events_reach_subscribers_once(backend) {
-        let key = SigningKey::generate(&mut rand_core::OsRng);
-        let public = BASE64.encode(key.verifying_key().to_bytes());
+        let signer = WebhookSigner::generate("");
+        let public = signer.public_key();
         let app = spawn_app_with(backend, |config| config.telnyx_public_key = Some(public.clone())).await;
         let admin = token("acme", ADMIN);
         let (campaign, call) = dialed_call(&app, &admin).await;
-        let telnyx = Telnyx { key, http: reqwest::Client::new(), url: format!("{}/webhooks/telnyx", app.address) };
+        let telnyx = signer.aimed_at(format!("{}/webhooks/telnyx", app.address));
 
         let mut ws = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
         assert!(matches!(ws.next().await, WsEvent::Json(ack) if ack["type"] == "connection_ack"));
@@ -72,22 +51,22 @@ backend_tests! {
         .await;
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-        let answered = Telnyx::event(call, "call.answered", "evt-1", "2026-11-24T15:00:08Z", json!({}));
-        assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
+        let answered = event(call, "call.answered", "evt-1", "2026-11-24T15:00:08Z", json!({}));
+        assert_eq!(post(&telnyx, &answered).await, 200);
         let WsEvent::Json(first) = ws.next().await else { panic!("closed") };
         assert_eq!(first["payload"]["data"]["callEvents"]["kind"], "call.answered", "{first}");
         assert_eq!(first["payload"]["data"]["callEvents"]["call"]["state"], "ANSWERED");
 
         // A redelivery is taken (200) and changes nothing; a forged event is refused.
-        assert_eq!(telnyx.post(&answered, &telnyx.key).await, 200);
-        let forger = SigningKey::generate(&mut rand_core::OsRng);
+        assert_eq!(post(&telnyx, &answered).await, 200);
+        let forger = WebhookSigner::generate(telnyx.url.clone());
         let forged =
-            Telnyx::event(call, "call.hangup", "evt-9", "2026-11-24T15:00:09Z", json!({"hangup_cause": "normal_clearing"}));
-        assert_eq!(telnyx.post(&forged, &forger).await, 401);
+            event(call, "call.hangup", "evt-9", "2026-11-24T15:00:09Z", json!({"hangup_cause": "normal_clearing"}));
+        assert_eq!(post(&forger, &forged).await, 401);
 
         let hangup =
-            Telnyx::event(call, "call.hangup", "evt-2", "2026-11-24T15:00:12Z", json!({"hangup_cause": "normal_clearing"}));
-        assert_eq!(telnyx.post(&hangup, &telnyx.key).await, 200);
+            event(call, "call.hangup", "evt-2", "2026-11-24T15:00:12Z", json!({"hangup_cause": "normal_clearing"}));
+        assert_eq!(post(&telnyx, &hangup).await, 200);
         let WsEvent::Json(second) = ws.next().await else { panic!("closed") };
         assert_eq!(
             second["payload"]["data"]["callEvents"]["kind"], "call.hangup",

@@ -5,6 +5,9 @@
 //! sets it); without it they fail and say so — they never skip.
 #![allow(dead_code)]
 
+pub mod fake_telnyx;
+pub mod floor;
+
 use futures_util::{SinkExt, StreamExt};
 use outdial::auth::{Claims, TokenIssuer};
 use outdial::config::Config;
