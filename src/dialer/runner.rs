@@ -386,6 +386,9 @@ impl Runner {
             let age = |since: DateTime<Utc>| (now - since).to_std().unwrap_or_default();
             calls_in_flight.push(CallObs { stage, age: age(flight.dialed_at), in_stage: age(flight.stage_since) });
         }
+        // The carrier's free channels are the most this campaign may add to the lines it holds.
+        let lines = calls_in_flight.len() as u32 + bridged_lines;
+        let max_channels = self.shared.carrier.free_channels().map(|free| free.saturating_add(lines));
         Ok(PacingSnapshot {
             mode: self.settings.dialer_mode,
             agents,
@@ -398,7 +401,7 @@ impl Runner {
                 daily_cap: DAILY_ABANDON_CAP.max(self.settings.abandon_rate_target),
                 amd_false_positive_rate: 0.0,
             },
-            constraints: Constraints::default(),
+            constraints: Constraints { max_channels, ..Constraints::default() },
         })
     }
 

@@ -199,12 +199,14 @@ impl Dialer {
 }
 
 impl Shared {
-    /// Stores a carrier event once and publishes the call it changed: `None` for a duplicate.
+    /// Stores a carrier event once, tells the carrier (a call's end frees its channel) and publishes
+    /// the call it changed: `None` for a duplicate.
     pub async fn record(&self, event: &CarrierEvent) -> DomainResult<Option<entity::call::Model>> {
         let call = match self.store.calls().record_event(event, self.clock.now()).await? {
             Recorded::New(call) => *call,
             Recorded::Duplicate => return Ok(None),
         };
+        self.carrier.observe(event);
         let tenant = TenantId::new(call.tenant_id.clone());
         let kind = kind_name(&event.kind).to_owned();
         self.telemetry.event_stored(&kind);

@@ -305,6 +305,13 @@ pub trait Carrier: Send + Sync {
     /// Ends the call. Hanging up a call that has already ended is not an error.
     async fn hangup(&self, call: &CarrierCallRef) -> Result<(), CarrierError>;
     async fn call_status(&self, call: &CarrierCallRef) -> Result<CallStatus, CarrierError>;
+    /// Learns of an event of one of its calls that reached the app another way (Telnyx: the webhook route), once,
+    /// after it was stored: a carrier that holds a channel per call frees it when the call ends.
+    fn observe(&self, _event: &CarrierEvent) {}
+    /// Channels free for new calls now, when the carrier limits them (the pacer starts no more than that).
+    fn free_channels(&self) -> Option<u32> {
+        None
+    }
     /// A new subscription to this carrier's events, from now on. A subscriber that falls behind gets
     /// `RecvError::Lagged` (bounded buffer), never unbounded memory.
     fn events(&self) -> broadcast::Receiver<CarrierEvent>;

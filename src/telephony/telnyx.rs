@@ -448,6 +448,16 @@ impl Carrier for TelnyxCarrier {
     fn events(&self) -> broadcast::Receiver<CarrierEvent> {
         self.inner.events.subscribe()
     }
+
+    fn observe(&self, event: &CarrierEvent) {
+        if event.kind.is_terminal() {
+            self.release_channel(&event.call_control_id);
+        }
+    }
+
+    fn free_channels(&self) -> Option<u32> {
+        Some(u32::try_from(self.inner.channels.available_permits()).unwrap_or(u32::MAX))
+    }
 }
 
 #[cfg(test)]
