@@ -159,8 +159,9 @@ impl Dialer {
     /// Settles the calls a previous process left unfinished: a simulated call (or one of another
     /// carrier) is gone with its process and is marked failed; a Telnyx call is asked for: ended
     /// ones are closed, live ones not yet with an agent are hung up (their hang-up event closes
-    /// them), bridged ones are left to finish. The contact of a closed call is retried by the
-    /// campaign's rules; its attempt is never dialed again.
+    /// them), ones with an agent (bridged, or assigned one: the transfer was sent, and its
+    /// `call.bridged` may have been lost with the old process) are left to finish. The contact of
+    /// a closed call is retried by the campaign's rules; its attempt is never dialed again.
     async fn reconcile(&self) -> DomainResult<()> {
         let store = &self.shared.store;
         let carrier = &self.shared.carrier;
@@ -185,7 +186,7 @@ impl Dialer {
                 Ok(status) if !status.is_alive => {
                     store.calls().fail(&tenant, call.id, status.end_time.unwrap_or(now)).await?;
                 }
-                Ok(_) if call.state != CallState::Bridged.as_str() => {
+                Ok(_) if call.state != CallState::Bridged.as_str() && call.agent_id.is_none() => {
                     if let Err(error) = carrier.hangup(&handle).await {
                         tracing::warn!(call = call.id, %error, "could not hang up a call left by a restart");
                     }
