@@ -31,7 +31,7 @@ use tokio::time::Instant;
 pub const API_KEY: &str = "KEY0123456789SECRETabcdef";
 pub const CONNECTION: &str = "1494404757140276705";
 /// Tries of one webhook delivery, and the wait before the first retry (doubled after each).
-const DELIVERY_TRIES: u32 = 5;
+const DELIVERY_TRIES: u32 = 4;
 const FIRST_RETRY: Duration = Duration::from_millis(100);
 /// From a command to the webhook it causes.
 const COMMAND_LATENCY: Duration = Duration::from_millis(30);
@@ -64,6 +64,8 @@ pub struct Timing {
     pub screening: Duration,
     /// How long an unanswered call rings before Telnyx gives up on it.
     pub ring_out: Duration,
+    /// From a transfer to `call.bridged` (the agent's phone answering).
+    pub connect: Duration,
     /// How long a transferred call talks before the callee hangs up.
     pub talk: Duration,
 }
@@ -166,6 +168,7 @@ impl FakeTelnyx {
                 ring: Duration::from_millis(100),
                 screening: Duration::from_millis(100),
                 ring_out: Duration::from_secs(1),
+                connect: COMMAND_LATENCY,
                 talk: Duration::from_secs(1),
             },
             redeliver: false,
@@ -260,6 +263,11 @@ impl FakeTelnyx {
         fake.placed.iter().map(|id| fake.calls[id].clone()).collect()
     }
 
+    /// A ringing call is picked up now, by a person.
+    pub async fn answer_far_end(&self, id: &str) {
+        self.pick_up(id, FarEnd::Human).await;
+    }
+
     /// The callee hangs up now.
     pub async fn hang_up_far_end(&self, id: &str) {
         if self.lock().end(id) {
@@ -318,7 +326,7 @@ impl FakeTelnyx {
     async fn deliver(&self, id: &str, event_type: &str, body: &str) {
         self.lock().sending += 1;
         let mut wait = FIRST_RETRY;
-        for _ in 0..DELIVERY_TRIES {
+        for attempt in 1..=DELIVERY_TRIES {
             let aim = self.lock().target.as_ref().map(|t| (t.signer.clone(), t.clock.now().timestamp()));
             let Some((signer, timestamp)) = aim else { break };
             let signature = signer.sign(timestamp, body);
@@ -331,7 +339,7 @@ impl FakeTelnyx {
                 body: body.into(),
                 status,
             });
-            if status.is_some_and(|code| (200..300).contains(&code)) {
+            if status.is_some_and(|code| (200..300).contains(&code)) || attempt == DELIVERY_TRIES {
                 break;
             }
             tokio::time::sleep(wait).await;
@@ -356,34 +364,47 @@ impl FakeTelnyx {
             }
             FarEnd::NoAnswer => {
                 tokio::time::sleep(timing.ring_out).await;
-                if self.lock().end(&id) {
+                let unanswered = {
+                    let mut fake = self.lock();
+                    fake.calls.get(&id).is_some_and(|call| !call.answered) && fake.end(&id)
+                };
+                if unanswered {
                     self.hangup_event(&id, "timeout", "unknown").await;
                 }
             }
             FarEnd::Human | FarEnd::Machine => {
                 tokio::time::sleep(timing.ring).await;
-                let answered =
-                    self.lock().calls.get_mut(&id).filter(|call| call.alive).map(|call| call.answered = true);
-                if answered.is_none() {
-                    return;
-                }
-                self.send(&id, "call.answered", json!({"state": "answered"})).await;
-                tokio::time::sleep(timing.screening).await;
-                let result = if far_end == FarEnd::Human { "human" } else { "machine" };
-                self.send(&id, "call.machine.detection.ended", json!({"result": result})).await;
+                self.pick_up(&id, far_end).await;
             }
         }
+    }
+
+    /// A person or a machine answers a ringing call: `call.answered`, then the detector's verdict.
+    async fn pick_up(&self, id: &str, who: FarEnd) {
+        let (answered, screening) = {
+            let mut fake = self.lock();
+            let screening = fake.settings.timing.screening;
+            let call = fake.calls.get_mut(id).filter(|call| call.alive && !call.answered);
+            (call.map(|call| call.answered = true).is_some(), screening)
+        };
+        if !answered {
+            return;
+        }
+        self.send(id, "call.answered", json!({"state": "answered"})).await;
+        tokio::time::sleep(screening).await;
+        let result = if who == FarEnd::Machine { "machine" } else { "human" };
+        self.send(id, "call.machine.detection.ended", json!({"result": result})).await;
     }
 
     /// What a carried-out command makes the far end do.
     fn after_command(&self, id: String, action: &str) {
         let fake = self.clone();
-        let talk = self.lock().settings.timing.talk;
+        let timing = self.lock().settings.timing;
         match action {
             "transfer" | "bridge" => tokio::spawn(async move {
-                tokio::time::sleep(COMMAND_LATENCY).await;
+                tokio::time::sleep(timing.connect).await;
                 fake.send(&id, "call.bridged", json!({})).await;
-                tokio::time::sleep(talk).await;
+                tokio::time::sleep(timing.talk).await;
                 fake.hang_up_far_end(&id).await;
             }),
             // The callee hears the message and hangs up.
@@ -560,10 +581,12 @@ async fn status(
         return reply(telnyx_error(404, "10005", "Resource not found"));
     };
     let mut data = call_data(call);
+    let end_time = call.ended_at.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true));
+    let duration = call.started.elapsed().as_secs();
     extend(
         &mut data,
-        json!({"is_alive": call.alive, "client_state": call.client_state, "call_duration": call.started.elapsed().as_secs(),
-               "start_time": null, "end_time": call.ended_at.map(|at| at.to_rfc3339_opts(SecondsFormat::Micros, true))}),
+        json!({"is_alive": call.alive, "client_state": call.client_state, "call_duration": duration,
+               "start_time": null, "end_time": end_time}),
     );
     reply((200, json!({ "data": data })))
 }
