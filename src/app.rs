@@ -72,6 +72,7 @@ impl App {
             clock: clock.clone(),
             settings: dialer,
             telemetry: telemetry.clone(),
+            commands: Default::default(),
         });
         let api = ApiState { store, clock, floor, gate, bus, telemetry };
         let webhooks = match &config.telnyx_public_key {

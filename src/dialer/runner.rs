@@ -476,7 +476,7 @@ impl Runner {
             crm_record: None,
         };
         let (campaign, contact_id) = (CampaignId(self.campaign.id), contact.id);
-        tokio::spawn(async move {
+        self.shared.commands.spawn(async move {
             let call = request.call.0;
             let calls = shared.store.calls();
             let (result, earlier) =
@@ -721,7 +721,7 @@ impl Runner {
             opt_out: true,
         };
         let (shared, inbox) = (self.shared.clone(), self.inbox_tx.clone());
-        tokio::spawn(async move {
+        self.shared.commands.spawn(async move {
             if let Err(error) = shared.carrier.play_safe_harbor(&handle, &message).await {
                 let _ = inbox.send(Message::CommandFailed { call, error }).await;
             }
@@ -735,7 +735,7 @@ impl Runner {
         flight.enter(Stage::Ending, now);
         let Some(handle) = flight.handle.clone() else { return };
         let shared = self.shared.clone();
-        tokio::spawn(async move {
+        self.shared.commands.spawn(async move {
             if let Err(error) = shared.carrier.hangup(&handle).await {
                 tracing::warn!(call, %error, "hang-up failed");
             }
@@ -744,7 +744,7 @@ impl Runner {
 
     fn spawn_bridge(&self, call: i64, agent: AgentId, handle: Option<CarrierCallRef>) {
         let (shared, inbox, tenant) = (self.shared.clone(), self.inbox_tx.clone(), self.tenant.clone());
-        tokio::spawn(async move {
+        self.shared.commands.spawn(async move {
             let result = async {
                 shared.store.calls().assign_agent(&tenant, call, agent.0).await.map_err(internal)?;
                 let row = shared.store.agents().get(&tenant, agent.0).await.map_err(internal)?;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::runner::{Message, Runner};
 use crate::auth::TenantId;
@@ -42,6 +43,10 @@ pub struct Shared {
     pub clock: SharedClock,
     pub settings: DialerSettings,
     pub telemetry: Telemetry,
+    /// Carrier commands in flight (dials, transfers, hang-ups). A stop waits for them, so that a
+    /// call the carrier placed has its id recorded before the store closes (the next process can
+    /// then find it and hang it up).
+    pub commands: TaskTracker,
 }
 
 /// How the dialer dials and how patient it is with a carrier.
@@ -87,6 +92,8 @@ impl Dialer {
             }
         }
         intake.abort();
+        self.shared.commands.close();
+        self.shared.commands.wait().await;
     }
 
     /// Starts the scheduled campaigns whose time has come, then a task for each running
