@@ -350,4 +350,39 @@ crate::backend_tests! {
         assert!(telnyx.calls().iter().all(|c| !c.alive), "no call is left up at Telnyx: {:#?}", telnyx.calls());
         nobody_dialed_twice(&telnyx, &calls(&app, &floor.admin, &floor.campaign).await);
     }
+
+    /// The app is stopped while Telnyx is still answering a dial: the call it places is not left behind, unknown to
+    /// the app; the next process hangs it up.
+    async fn a_stop_during_a_dial_leaves_no_call_behind(backend) {
+        let telnyx = FakeTelnyx::spawn().await;
+        telnyx.settings(|s| {
+            s.far_end = Arc::new(|_| FarEnd::NoAnswer);
+            s.timing.ring_out = Duration::from_secs(60);
+            s.timing.dial_latency = Duration::from_millis(800);
+        });
+        let (app, _clock) = spawn(backend, &telnyx).await;
+        let floor = set_up(&app, "acme", &numbers(1), 1, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let started = tokio::time::Instant::now();
+        while telnyx.requests("dial").is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "no dial");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut app = app;
+        app.shutdown_and_wait().await;
+        while telnyx.calls().is_empty() {
+            assert!(started.elapsed() < Duration::from_secs(10), "the dial was not placed");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        telnyx.settled().await;
+
+        let app = spawn_app_on(&app).await;
+        telnyx.deliver_to(&app);
+        let rows = run_until(&app, &floor, Duration::from_secs(10), |rows| {
+            rows.len() == 1 && rows[0]["state"] == "ENDED" && telnyx.calls().iter().all(|c| !c.alive)
+        })
+        .await;
+        assert_eq!(telnyx.requests("hangup").len(), 1, "the next process hung the call up");
+        nobody_dialed_twice(&telnyx, &rows);
+    }
 }

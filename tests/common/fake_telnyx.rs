@@ -58,6 +58,8 @@ pub enum FarEnd {
 
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
+    /// How long `POST /v2/calls` takes to answer (the call is placed at the end of it).
+    pub dial_latency: Duration,
     /// From the dial to the answer or the busy signal.
     pub ring: Duration,
     /// From the answer to the machine detector's verdict.
@@ -165,6 +167,7 @@ impl FakeTelnyx {
         let settings = Settings {
             far_end: Arc::new(|_| FarEnd::Human),
             timing: Timing {
+                dial_latency: Duration::ZERO,
                 ring: Duration::from_millis(100),
                 screening: Duration::from_millis(100),
                 ring_out: Duration::from_secs(1),
@@ -466,8 +469,13 @@ async fn dial(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> (StatusCode, Json<Value>) {
+    let latency = {
+        let mut state = fake.lock();
+        record(&mut state, "POST", "dial", None, &headers, &body);
+        state.settings.timing.dial_latency
+    };
+    tokio::time::sleep(latency).await;
     let mut state = fake.lock();
-    record(&mut state, "POST", "dial", None, &headers, &body);
     if let Err(error) = authorized(&state, &headers) {
         return reply(error);
     }
