@@ -38,8 +38,8 @@ use crate::store::calls::NewCall;
 use crate::store::campaigns::settings_of;
 use crate::telephony::simulated;
 use crate::telephony::{
-    AgentEndpoint, AmdResult, CarrierCallRef, CarrierError, CarrierEvent, CarrierEventKind, DialRequest, HangupCause,
-    SafeHarbor,
+    AgentEndpoint, AmdResult, CallLeg, CarrierCallRef, CarrierError, CarrierEvent, CarrierEventKind, DialRequest,
+    HangupCause, SafeHarbor,
 };
 
 /// How often the task wakes when nothing happens.
@@ -528,15 +528,7 @@ impl Runner {
             Message::CommandFailed { call, error } => {
                 self.shared.telemetry.carrier_error(self.tenant.as_str(), self.campaign.id);
                 tracing::warn!(call, %error, "a carrier command failed");
-                // A bridge that failed leaves a person waiting and an agent reserved: free the
-                // agent and abandon the call by the rules (safe-harbor message, then hang-up).
-                if let Some(Stage::Offered { agent }) = self.calls.get(&call).map(|f| f.stage) {
-                    let freed = self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now);
-                    if let Err(error) = freed.await {
-                        tracing::warn!(call, agent = agent.0, %error, "could not free the agent of a failed bridge");
-                    }
-                    self.abandon(call);
-                }
+                self.transfer_failed(call, now).await;
             }
             Message::Event(event) => {
                 if let Err(error) = self.on_event(event, now).await {
@@ -553,7 +545,14 @@ impl Runner {
         let t = self.secs(now);
         let Some(flight) = self.calls.get_mut(&call) else { return Ok(()) };
         flight.heard_at = now;
-        if flight.handle.is_none() && !event.call_control_id.is_empty() {
+        if event.leg == CallLeg::Agent && event.kind != CarrierEventKind::Bridged {
+            // The agent's leg of a transfer: its end before the bridge means the agent never picked up.
+            if event.kind.is_terminal() {
+                self.transfer_failed(call, now).await;
+            }
+            return Ok(());
+        }
+        if flight.handle.is_none() && event.leg == CallLeg::Customer && !event.call_control_id.is_empty() {
             flight.handle = Some(CarrierCallRef {
                 call: CallId(call),
                 call_control_id: event.call_control_id.clone(),
@@ -726,6 +725,18 @@ impl Runner {
                 let _ = inbox.send(Message::CommandFailed { call, error }).await;
             }
         });
+    }
+
+    /// A transfer that did not reach its agent (the carrier refused it, or the agent's phone was
+    /// not picked up) leaves a person waiting and an agent reserved: free the agent and abandon the
+    /// call by the rules (safe-harbor message, then hang-up).
+    async fn transfer_failed(&mut self, call: i64, now: DateTime<Utc>) {
+        let Some(Stage::Offered { agent }) = self.calls.get(&call).map(|f| f.stage) else { return };
+        let freed = self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now);
+        if let Err(error) = freed.await {
+            tracing::warn!(call, agent = agent.0, %error, "could not free the agent of a failed transfer");
+        }
+        self.abandon(call);
     }
 
     /// Hangs up a call (a machine, or a person we could not connect).

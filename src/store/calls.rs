@@ -17,7 +17,7 @@ use super::compliance::{self, Purpose, insert_audit};
 use super::{Page, PageRequest, Store, TenantId, page};
 use crate::compliance::verdict::Verdict;
 use crate::error::{DomainError, DomainResult};
-use crate::telephony::{AmdResult, CarrierEvent, CarrierEventKind, HangupCause};
+use crate::telephony::{AmdResult, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
 
 /// Where a call is; each state only moves forward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -536,14 +536,16 @@ pub fn kind_name(kind: &CarrierEventKind) -> &'static str {
     }
 }
 
-/// The change an event makes to its call, if it moves the call forward.
+/// The change an event makes to its call, if it moves the call forward. Of the agent's leg of a
+/// transfer only the bridge counts: its own answer and hang-up are not the customer's.
 fn advance(current: &call::Model, event: &CarrierEvent) -> Option<call::ActiveModel> {
     let state = CallState::parse(&current.state).unwrap_or(CallState::Dialing);
-    if state == CallState::Ended {
+    let customer = event.leg == CallLeg::Customer;
+    if state == CallState::Ended || (!customer && event.kind != CarrierEventKind::Bridged) {
         return None;
     }
     let mut row: call::ActiveModel = current.clone().into();
-    if current.carrier_call_id.is_none() && !event.call_control_id.is_empty() {
+    if customer && current.carrier_call_id.is_none() && !event.call_control_id.is_empty() {
         row.carrier_call_id = Set(Some(event.call_control_id.clone()));
         row.carrier_session_id = Set(Some(event.call_session_id.clone()));
     }
