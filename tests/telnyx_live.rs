@@ -7,7 +7,7 @@
 mod common;
 
 use chrono::TimeDelta;
-use common::fake_telnyx::{CONNECTION, FakeCall, FakeTelnyx, FarEnd, WebhookSigner};
+use common::fake_telnyx::{CONNECTION, FakeCall, FakeTelnyx, FarEnd, WebhookSigner, telnyx_error};
 use common::floor::{
     Floor, MovableClock, agent_endpoint, calls, campaign_status, disposition_ended, set_up, start,
     weekday_morning_in_new_york,
@@ -22,9 +22,19 @@ use std::time::Duration;
 
 /// The campaign's caller id (`common::floor::set_up`).
 const CALLER_ID: &str = "+12125550150";
-/// The events of a call a person answered and an agent took, of one a machine answered, and of one nobody answered.
-const PERSON: [&str; 5] =
-    ["call.initiated", "call.answered", "call.machine.detection.ended", "call.bridged", "call.hangup"];
+/// The events of a call a person answered and an agent took (the agent's leg from its `call.initiated`), of one a
+/// machine answered, and of one nobody answered.
+const PERSON: [&str; 9] = [
+    "call.initiated",
+    "call.answered",
+    "call.machine.detection.ended",
+    "call.initiated",
+    "call.answered",
+    "call.bridged",
+    "call.bridged",
+    "call.hangup",
+    "call.hangup",
+];
 const MACHINE: [&str; 4] = ["call.initiated", "call.answered", "call.machine.detection.ended", "call.hangup"];
 const UNANSWERED: [&str; 2] = ["call.initiated", "call.hangup"];
 
@@ -211,8 +221,16 @@ crate::backend_tests! {
         let bridged = rows.iter().find(|c| c["state"] == "BRIDGED").unwrap();
         let call = id_of(bridged);
         let id = placed_by_call(&telnyx)[&call].call_control_id.clone();
-        let before = event_kinds(&app, &floor.admin, call).await;
-        assert_eq!(before.last().map(String::as_str), Some("call.bridged"), "{before:?}");
+        // Both legs bridged: nothing more happens to the call until it ends.
+        let started = tokio::time::Instant::now();
+        let before = loop {
+            let kinds = event_kinds(&app, &floor.admin, call).await;
+            if kinds == PERSON[..7] {
+                break kinds;
+            }
+            assert!(started.elapsed() < Duration::from_secs(5), "{kinds:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
 
         let (signer, now) = telnyx.signer();
         let now = now.timestamp();
@@ -293,7 +311,7 @@ crate::backend_tests! {
         let late = ringing()[0].call_control_id.clone();
         telnyx.answer_far_end(&late).await;
         let started = tokio::time::Instant::now();
-        while !telnyx.calls().iter().any(|c| c.call_control_id == late && c.bridged) {
+        while !telnyx.calls().iter().any(|c| c.call_control_id == late && c.transferred) {
             assert!(started.elapsed() < Duration::from_secs(5), "the late answer was not transferred");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -384,5 +402,38 @@ crate::backend_tests! {
         .await;
         assert_eq!(telnyx.requests("hangup").len(), 1, "the next process hung the call up");
         nobody_dialed_twice(&telnyx, &rows);
+    }
+
+    /// A transfer that does not reach its agent (Telnyx refuses it, or the agent's phone is not picked up) leaves
+    /// nobody on the line: the customer hears the safe-harbor message and the call ends; the agent is free again.
+    async fn a_transfer_that_reaches_no_agent_leaves_nobody_waiting(backend) {
+        let telnyx = FakeTelnyx::spawn().await;
+        telnyx.settings(|s| {
+            s.agents_answer = false;
+            s.timing.connect = Duration::from_millis(300);
+        });
+        telnyx.script("transfer", [telnyx_error(403, "10039", "Feature limited on the account level")]);
+        let (app, _clock) = spawn(backend, &telnyx).await;
+        let phones = numbers(2);
+        let floor = set_up(&app, "acme", &phones, 2, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let rows = run_until(&app, &floor, Duration::from_secs(10), |rows| {
+            rows.len() == 2 && rows.iter().all(|r| r["state"] == "ENDED") && telnyx.calls().iter().all(|c| !c.alive)
+        })
+        .await;
+        let placed = placed_by_call(&telnyx);
+        for row in &rows {
+            assert_eq!(row["outcome"], "ABANDONED", "a person no agent took: {row}");
+            let id = Some(placed[&id_of(row)].call_control_id.as_str());
+            let to_call =
+                |action: &str| telnyx.requests(action).iter().filter(|r| r.call_control_id.as_deref() == id).count();
+            let commands = (to_call("transfer"), to_call("speak"));
+            assert_eq!(commands, (1, 1), "transferred, then given the safe-harbor message: {row}");
+        }
+        let query = "query($id: ID!) { agent(id: $id) { state } }";
+        for agent in &floor.agents {
+            let answer = app.graphql(Some(&floor.admin), query, json!({"id": agent})).await;
+            assert_eq!(answer.data()["agent"]["state"], "AVAILABLE", "agent {agent} is free again");
+        }
     }
 }

@@ -6,9 +6,12 @@
 //!
 //! The far end of a call: `call.initiated`; then, by the number ([`Settings::far_end`]), a busy signal
 //! (`call.hangup` `user_busy`), no answer (`call.hangup` `timeout` after the ring-out), or `call.answered` and
-//! `call.machine.detection.ended` (human or machine). A transfer or bridge gives `call.bridged` and, after the talk
-//! time, `call.hangup`; a speak (the safe-harbor message) or a hang-up gives `call.hangup`. A delivery the app does
-//! not take (no answer, not a 2xx) is tried again a few times, as Telnyx does, then given up.
+//! `call.machine.detection.ended` (human or machine). A transfer makes the agent's leg, with the
+//! `target_leg_client_state` it was given: its `call.initiated`, then, when the agent picks up, its `call.answered`
+//! and `call.bridged` on both legs, and after the talk time `call.hangup` on both; an agent who does not pick up
+//! gives the agent leg's `call.hangup` and leaves the customer's leg up (apis.md §1.3). A speak (the safe-harbor
+//! message) or a hang-up gives `call.hangup`. A delivery the app does not take (no answer, not a 2xx) is tried again
+//! a few times, as Telnyx does, then given up.
 
 use super::TestApp;
 use axum::Json;
@@ -77,6 +80,8 @@ pub struct Settings {
     /// Who answers each number (`to`): a person, unless the test says otherwise.
     pub far_end: Arc<dyn Fn(&str) -> FarEnd + Send + Sync>,
     pub timing: Timing,
+    /// Whether the agents' phones pick up transfers.
+    pub agents_answer: bool,
     /// Deliver every webhook twice (Telnyx may), the second time freshly signed.
     pub redeliver: bool,
     /// Echo the Authorization header back in 401 errors (a misbehaving server).
@@ -92,10 +97,32 @@ pub struct FakeCall {
     pub client_state: Option<String>,
     pub command_id: String,
     pub answered: bool,
-    pub bridged: bool,
+    /// A transfer (or bridge) was accepted.
+    pub transferred: bool,
+    /// The agent's leg a transfer made.
+    pub agent_leg: Option<String>,
     pub alive: bool,
     started: Instant,
     ended_at: Option<DateTime<Utc>>,
+}
+
+impl FakeCall {
+    /// A new leg, ringing.
+    fn ringing(call_control_id: String, call_session_id: String, to: &Value, client_state: &Value) -> FakeCall {
+        FakeCall {
+            call_control_id,
+            call_session_id,
+            to: to.as_str().unwrap_or_default().into(),
+            client_state: client_state.as_str().map(str::to_owned),
+            command_id: String::new(),
+            answered: false,
+            transferred: false,
+            agent_leg: None,
+            alive: true,
+            started: Instant::now(),
+            ended_at: None,
+        }
+    }
 }
 
 /// One try at delivering a webhook.
@@ -137,7 +164,13 @@ impl Fake {
         self.target.as_ref().map_or_else(Utc::now, |target| target.clock.now())
     }
 
-    /// Ends a live call at the far end; false when it had ended already.
+    /// Ends a live call and its agent leg; the legs that were up.
+    fn end_with_agent_leg(&mut self, id: &str) -> Vec<String> {
+        let agent_leg = self.calls.get(id).and_then(|call| call.agent_leg.clone());
+        [Some(id.to_owned()), agent_leg].into_iter().flatten().filter(|leg| self.end(leg)).collect()
+    }
+
+    /// Ends a live call leg; false when it had ended already.
     fn end(&mut self, id: &str) -> bool {
         let now = self.now();
         match self.calls.get_mut(id) {
@@ -174,6 +207,7 @@ impl FakeTelnyx {
                 connect: COMMAND_LATENCY,
                 talk: Duration::from_secs(1),
             },
+            agents_answer: true,
             redeliver: false,
             echo_auth: false,
         };
@@ -243,17 +277,10 @@ impl FakeTelnyx {
 
     /// A live, answered call the fake knows without a dial (to send commands to).
     pub fn place(&self, call_control_id: &str) {
+        let to = json!("+13125550100");
         let call = FakeCall {
-            call_control_id: call_control_id.into(),
-            call_session_id: "session-1".into(),
-            to: "+13125550100".into(),
-            client_state: None,
-            command_id: String::new(),
             answered: true,
-            bridged: false,
-            alive: true,
-            started: Instant::now(),
-            ended_at: None,
+            ..FakeCall::ringing(call_control_id.into(), "session-1".into(), &to, &Value::Null)
         };
         let mut fake = self.lock();
         fake.placed.push(call_control_id.into());
@@ -271,10 +298,11 @@ impl FakeTelnyx {
         self.pick_up(id, FarEnd::Human).await;
     }
 
-    /// The callee hangs up now.
+    /// The callee hangs up now (and so the agent's leg ends too).
     pub async fn hang_up_far_end(&self, id: &str) {
-        if self.lock().end(id) {
-            self.hangup_event(id, "normal_clearing", "callee").await;
+        let ended = self.lock().end_with_agent_leg(id);
+        for leg in ended {
+            self.hangup_event(&leg, "normal_clearing", "callee").await;
         }
     }
 
@@ -402,9 +430,13 @@ impl FakeTelnyx {
     /// What a carried-out command makes the far end do.
     fn after_command(&self, id: String, action: &str) {
         let fake = self.clone();
-        let timing = self.lock().settings.timing;
+        let (timing, agents_answer) = {
+            let fake = self.lock();
+            (fake.settings.timing, fake.settings.agents_answer)
+        };
         match action {
-            "transfer" | "bridge" => tokio::spawn(async move {
+            "transfer" => tokio::spawn(async move { fake.connect_agent(&id, timing, agents_answer).await }),
+            "bridge" => tokio::spawn(async move {
                 tokio::time::sleep(timing.connect).await;
                 fake.send(&id, "call.bridged", json!({})).await;
                 tokio::time::sleep(timing.talk).await;
@@ -415,13 +447,40 @@ impl FakeTelnyx {
                 tokio::time::sleep(COMMAND_LATENCY).await;
                 fake.hang_up_far_end(&id).await;
             }),
-            // Ended in the handler, so that a status read right after says so.
+            // Ended in the handler (with its agent leg), so that a status read right after says so.
             "hangup" => tokio::spawn(async move {
                 tokio::time::sleep(COMMAND_LATENCY).await;
                 fake.hangup_event(&id, "normal_clearing", "caller").await;
+                let agent_leg = fake.lock().calls.get(&id).and_then(|call| call.agent_leg.clone());
+                if let Some(leg) = agent_leg {
+                    fake.hangup_event(&leg, "normal_clearing", "caller").await;
+                }
             }),
             _ => return,
         };
+    }
+
+    /// A transfer's agent leg: it rings, and the agent picks up (both legs bridged, then talk and hang-up) or not
+    /// (the agent leg ends; the customer's stays up).
+    async fn connect_agent(&self, id: &str, timing: Timing, agents_answer: bool) {
+        let Some(leg) = self.lock().calls.get(id).and_then(|call| call.agent_leg.clone()) else { return };
+        tokio::time::sleep(COMMAND_LATENCY).await;
+        self.send(&leg, "call.initiated", json!({"state": "bridging"})).await;
+        tokio::time::sleep(timing.connect).await;
+        if !agents_answer {
+            if self.lock().end(&leg) {
+                self.hangup_event(&leg, "timeout", "callee").await;
+            }
+            return;
+        }
+        if let Some(call) = self.lock().calls.get_mut(&leg) {
+            call.answered = true;
+        }
+        self.send(&leg, "call.answered", json!({"state": "answered"})).await;
+        self.send(id, "call.bridged", json!({})).await;
+        self.send(&leg, "call.bridged", json!({})).await;
+        tokio::time::sleep(timing.talk).await;
+        self.hang_up_far_end(id).await;
     }
 }
 
@@ -501,16 +560,8 @@ async fn dial(
     // Holds a `/`, a `+` and `=`, so the client must percent-encode it in paths.
     let id = format!("v3:{n:04}/Md+I9x4l==");
     let call = FakeCall {
-        call_control_id: id.clone(),
-        call_session_id: format!("session-{n}"),
-        to: body["to"].as_str().unwrap_or_default().into(),
-        client_state: body["client_state"].as_str().map(str::to_owned),
         command_id,
-        answered: false,
-        bridged: false,
-        alive: true,
-        started: Instant::now(),
-        ended_at: None,
+        ..FakeCall::ringing(id.clone(), format!("session-{n}"), &body["to"], &body["client_state"])
     };
     let data = call_data(&call);
     state.placed.push(id.clone());
@@ -560,11 +611,21 @@ async fn action(
     }
     match action.as_str() {
         "hangup" => {
-            state.end(&id);
+            state.end_with_agent_leg(&id);
         }
-        "transfer" | "bridge" => {
+        "transfer" => {
+            let leg = format!("{id}~agent");
+            let session = call.call_session_id.clone();
+            let agent = FakeCall::ringing(leg.clone(), session, &body["to"], &body["target_leg_client_state"]);
+            state.calls.insert(leg.clone(), agent);
             if let Some(call) = state.calls.get_mut(&id) {
-                call.bridged = true;
+                call.transferred = true;
+                call.agent_leg = Some(leg);
+            }
+        }
+        "bridge" => {
+            if let Some(call) = state.calls.get_mut(&id) {
+                call.transferred = true;
             }
         }
         _ => {}
