@@ -242,8 +242,10 @@ crate::backend_tests! {
         let signature = signer.sign(now, &hangup("forged-2"));
         let tampered = hangup("forged-2").replace("normal_clearing", "user_busy");
         assert_eq!(signer.post(now, &signature, &tampered).await, 401, "a body changed after signing");
-        assert_eq!(signer.deliver(now - 301, &hangup("stale-1")).await, 401, "signed 301 s ago by the app's clock");
-        assert_eq!(signer.deliver(now + 301, &hangup("early-1")).await, 401, "signed 301 s ahead");
+        // Beyond the 300-s tolerance with a margin for a loaded machine (the app's clock runs on
+        // between signing and checking).
+        assert_eq!(signer.deliver(now - 320, &hangup("stale-1")).await, 401, "signed 320 s ago by the app's clock");
+        assert_eq!(signer.deliver(now + 320, &hangup("early-1")).await, 401, "signed 320 s ahead");
         let row = call_row(&app, &floor.admin, &floor.campaign, call).await;
         assert_eq!(row["state"], "BRIDGED", "nothing changed: {row}");
         assert_eq!(event_kinds(&app, &floor.admin, call).await, before);
