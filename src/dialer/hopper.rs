@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 
 use super::scheduler::Shared;
 use crate::auth::TenantId;
+use crate::compliance::verdict::{ReasonCode, Verdict};
 use crate::error::DomainResult;
 use crate::store::compliance::Purpose;
 
@@ -18,6 +19,19 @@ pub const FRESH_FOR: TimeDelta = TimeDelta::seconds(60);
 
 /// Most contacts read and checked in one refill.
 const REFILL_BATCH: u64 = 500;
+
+/// How long a contact waits when the campaign, not the contact, was refused (its abandonment cap).
+pub const CAMPAIGN_REFUSAL_WAIT: TimeDelta = TimeDelta::minutes(5);
+
+/// When a refused contact may be tried again: its next safe time; a short wait when only the
+/// campaign's abandonment cap stood in the way (it is no fact about the contact, so never a
+/// reason to block it for good); `None` (blocked) when time cannot lift the refusal.
+pub fn retry_after_refusal(verdict: &Verdict, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    verdict.next_safe_call_time.or_else(|| {
+        let campaign_only = verdict.codes().iter().all(|code| *code == ReasonCode::AbandonRateCap);
+        campaign_only.then(|| now + CAMPAIGN_REFUSAL_WAIT)
+    })
+}
 
 #[derive(Default)]
 pub struct Hopper {
@@ -83,10 +97,47 @@ impl Hopper {
                 refill.queued += 1;
             } else {
                 tracing::debug!(contact = contact.id, reasons = ?verdict.codes(), next = ?verdict.next_safe_call_time, "hopper: refused");
-                refused.push((contact.id, verdict.next_safe_call_time));
+                refused.push((contact.id, retry_after_refusal(&verdict, now)));
             }
         }
         store.contacts().defer(tenant, &refused).await?;
         Ok(refill)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compliance::verdict::{DataVersions, Reason};
+    use chrono::{NaiveDate, TimeZone};
+
+    fn refused(codes: &[ReasonCode], next: Option<DateTime<Utc>>) -> Verdict {
+        let day = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        Verdict {
+            phone_number: "+12125552000".into(),
+            safe_to_call: false,
+            reasons: codes.iter().map(|c| Reason::new(*c, "refused")).collect(),
+            warnings: Vec::new(),
+            timezones: Vec::new(),
+            jurisdictions: Vec::new(),
+            line_type: None,
+            next_safe_call_time: next,
+            versions: DataVersions { rules: day, places: day, national_dnc: None },
+        }
+    }
+
+    #[test]
+    fn only_the_contact_s_own_refusals_block_it_for_good() {
+        let now = Utc.with_ymd_and_hms(2026, 9, 1, 15, 0, 0).unwrap();
+        let later = now + TimeDelta::hours(3);
+        let cases = [
+            (vec![ReasonCode::AbandonRateCap], None, Some(now + CAMPAIGN_REFUSAL_WAIT)),
+            (vec![ReasonCode::NationalDnc], None, None),
+            (vec![ReasonCode::AbandonRateCap, ReasonCode::NationalDnc], None, None),
+            (vec![ReasonCode::OutsideCallingHours], Some(later), Some(later)),
+        ];
+        for (codes, next, want) in cases {
+            assert_eq!(retry_after_refusal(&refused(&codes, next), now), want, "{codes:?}");
+        }
     }
 }

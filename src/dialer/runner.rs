@@ -19,7 +19,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
-use super::hopper::Hopper;
+use super::hopper::{Hopper, retry_after_refusal};
 use super::pacing::{
     AbandonmentSoFar, AbandonmentTarget, AgentActivity, AgentObs, CallObs, CallStage, Constraints, DialResult,
     DialerMode, Estimator, Observation, PacerConfig, PacingSnapshot, decide,
@@ -421,7 +421,7 @@ impl Runner {
         for (contact, verdict) in contacts.into_iter().zip(verdicts) {
             if !verdict.safe_to_call {
                 shared.telemetry.dial_refused(tenant, campaign);
-                refused.push((contact.id, verdict.next_safe_call_time));
+                refused.push((contact.id, retry_after_refusal(&verdict, now)));
                 continue;
             }
             let new = NewCall {
