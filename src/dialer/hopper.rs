@@ -38,15 +38,6 @@ pub struct Hopper {
     queue: VecDeque<(contact::Model, DateTime<Utc>)>,
 }
 
-/// What a refill found.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Refill {
-    /// Contacts read from the lists (due now).
-    pub due: usize,
-    /// Of those, queued (the gate passed them).
-    pub queued: usize,
-}
-
 impl Hopper {
     pub fn len(&self) -> usize {
         self.queue.len()
@@ -69,7 +60,8 @@ impl Hopper {
     }
 
     /// Reads due contacts of the campaign's lists (up to `wanted` more than it holds), checks
-    /// them with the gate for `now` and queues those it passes; the refused are deferred.
+    /// them with the gate for `now` and queues those it passes; the refused are deferred. Returns
+    /// how many contacts were due.
     pub async fn refill(
         &mut self,
         shared: &Shared,
@@ -78,30 +70,29 @@ impl Hopper {
         lists: &[i64],
         wanted: usize,
         now: DateTime<Utc>,
-    ) -> DomainResult<Refill> {
+    ) -> DomainResult<usize> {
         let (store, gate) = (&shared.store, &shared.gate);
         let held: Vec<i64> = self.queue.iter().map(|(c, _)| c.id).collect();
         let limit = (wanted as u64).clamp(1, REFILL_BATCH);
         let due = store.contacts().due(tenant, lists, campaign.max_attempts, now, &held, limit).await?;
         if due.is_empty() {
-            return Ok(Refill::default());
+            return Ok(0);
         }
         let judgement = gate.judgement(tenant, now, Some(campaign)).await?;
         let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
         let verdicts = gate.check_with(&judgement, &numbers, Purpose::Hopper, now).await?;
-        let mut refill = Refill { due: due.len(), queued: 0 };
+        let count = due.len();
         let mut refused = Vec::new();
         for (contact, verdict) in due.into_iter().zip(verdicts) {
             if verdict.safe_to_call {
                 self.queue.push_back((contact, now));
-                refill.queued += 1;
             } else {
                 tracing::debug!(contact = contact.id, reasons = ?verdict.codes(), next = ?verdict.next_safe_call_time, "hopper: refused");
                 refused.push((contact.id, retry_after_refusal(&verdict, now)));
             }
         }
         store.contacts().defer(tenant, &refused).await?;
-        Ok(refill)
+        Ok(count)
     }
 }
 

@@ -319,9 +319,9 @@ impl Runner {
             return Ok(());
         }
         if self.hopper.len() < wanted * 2 {
-            let refill =
+            let due =
                 self.hopper.refill(&self.shared, &self.tenant, &self.campaign, &self.lists, wanted * 4, now).await?;
-            if self.hopper.is_empty() && refill.due == 0 && self.calls.is_empty() {
+            if self.hopper.is_empty() && due == 0 && self.calls.is_empty() {
                 return self.complete_if_exhausted(now).await;
             }
         }
