@@ -546,6 +546,7 @@ async fn dial_path(service: &Service, campaign: &entity::campaign::Model, time_s
         settings: Default::default(),
         telemetry: api.telemetry.clone(),
         commands: Default::default(),
+        crm: api.crm.clone(),
     });
     let intake = tokio::spawn(intake(shared.clone()));
     let tenant = TenantId::new(TENANT);

@@ -11,6 +11,8 @@ use crate::auth::{Verifier, ensure_hs256_secret};
 use crate::clock::SharedClock;
 use crate::config::CarrierKind;
 use crate::config::Config;
+use crate::crm::hub::CrmHub;
+use crate::crm::outbox;
 use crate::dialer::scheduler::{Dialer, DialerSettings, Shared};
 use crate::events::EventBus;
 use crate::floor::Floor;
@@ -63,6 +65,7 @@ impl App {
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
         let telemetry = Telemetry::default();
+        let crm = Arc::new(CrmHub::new(store.clone(), config.secret_key.clone(), config.state_path("secret-key")));
         let dialer = Dialer::new(Shared {
             store: store.clone(),
             gate: gate.clone(),
@@ -73,8 +76,9 @@ impl App {
             settings: dialer,
             telemetry: telemetry.clone(),
             commands: Default::default(),
+            crm: crm.clone(),
         });
-        let api = ApiState { store, clock, floor, gate, bus, telemetry };
+        let api = ApiState { store, clock, floor, gate, bus, telemetry, crm };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {
                 verifier: Arc::new(WebhookVerifier::from_base64(key)?),
@@ -119,11 +123,15 @@ impl App {
         let store = self.state.api.store.clone();
         let reload = tokio::spawn(reload_dnc(self.state.api.gate.clone(), shutdown.clone()));
         let dialer = tokio::spawn(self.dialer.clone().run(shutdown.clone()));
+        let api = &self.state.api;
+        let outbox =
+            tokio::spawn(outbox::run(api.crm.clone(), api.clock.clone(), Default::default(), shutdown.clone()));
         axum::serve(self.listener, router(self.state))
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await?;
         reload.abort();
         let _ = dialer.await;
+        let _ = outbox.await;
         store.close().await;
         Ok(())
     }

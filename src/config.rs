@@ -42,6 +42,11 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_JWT_AUDIENCE")]
     pub jwt_audience: Option<String>,
 
+    /// Key that seals CRM credentials at rest (AES-256-GCM; base64 of 32 bytes). Unset: a key
+    /// file is generated beside the database (mode 0600) when the first connector is registered.
+    #[arg(long, global = true, env = "OUTDIAL_SECRET_KEY", hide_env_values = true, value_parser = any_secret)]
+    pub secret_key: Option<SecretString>,
+
     /// The DNC registry snapshot (`outdial import-dnc` writes it; `serve` reads it and picks up
     /// a new one within a minute). Default: beside the SQLite file.
     #[arg(long, global = true, env = "OUTDIAL_DNC_SNAPSHOT")]
@@ -116,6 +121,7 @@ impl Config {
             jwks_url: None,
             jwt_issuer: None,
             jwt_audience: None,
+            secret_key: None,
             dnc_snapshot: None,
             wireless_blocks: None,
             ported_numbers: None,

@@ -1,13 +1,15 @@
 //! An agent's disposition of a call: the outcome tag checked against the campaign's, what it
 //! does to the contact (a callback at the agent's time, the internal DNC list, or done), and the
-//! agent's return from wrap-up. One path for the `dispositionCall` mutation and the demo's
-//! simulated agents; who may disposition which call is the caller's check.
+//! agent's return from wrap-up, and the call's activity queued for the CRM in the same
+//! transaction. One path for the `dispositionCall` mutation and the demo's simulated agents; who
+//! may disposition which call is the caller's check.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::call;
 
 use crate::auth::TenantId;
 use crate::campaign::{CALLBACK, DO_NOT_CALL};
+use crate::crm::CallActivity;
 use crate::error::{DomainError, DomainResult};
 use crate::floor::Floor;
 use crate::store::Store;
@@ -64,10 +66,34 @@ pub async fn dispose(
     if notes.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTES_CHARS) {
         return Err(DomainError::bad_input("notes", format!("notes have at most {MAX_NOTES_CHARS} characters")));
     }
-    let disposition = Disposition { tag, notes, effect };
+    let crm_activity = crm_activity(tenant, call, &campaign.name, &tag, notes.as_deref());
+    let disposition = Disposition { tag, notes, effect, crm_activity };
     let updated = store.calls().disposition(tenant, call.id, disposition, by, now).await?;
     if let Some(agent) = updated.agent_id {
         floor.end_wrap_up(tenant, agent, updated.id, now).await?;
     }
     Ok(updated)
+}
+
+/// The call as every CRM gets it. Its id is the idempotency key each connector searches for
+/// before it creates anything, so it must never change for a call.
+fn crm_activity(
+    tenant: &TenantId,
+    call: &call::Model,
+    campaign: &str,
+    tag: &str,
+    notes: Option<&str>,
+) -> serde_json::Value {
+    let activity = CallActivity {
+        call_id: format!("outdial:{tenant}:{}", call.id),
+        who: None,
+        started_at: call.answered_at.unwrap_or(call.dialed_at),
+        duration: std::time::Duration::from_secs(call.duration_seconds.unwrap_or(0).max(0) as u64),
+        disposition: tag.to_owned(),
+        subject: format!("Call: {campaign} ({tag})"),
+        notes: notes.unwrap_or_default().to_owned(),
+        from_number: Some(call.from_number.clone()),
+        to_number: call.to_number.clone(),
+    };
+    serde_json::to_value(activity).unwrap_or_default()
 }

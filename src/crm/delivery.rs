@@ -1,13 +1,13 @@
 //! Outbox delivery policy: after a failed attempt, retry later (exponential backoff with full
-//! jitter, at least the CRM's retry-after) or dead-letter; and the single delivery step. Pure
-//! apart from `deliver`: it must not touch the outbox tables, which the store owns.
+//! jitter, at least the CRM's retry-after) or dead-letter. Pure: the worker that applies it is
+//! `outbox`.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use rand::Rng;
 
-use super::{CallActivity, CrmConnector, CrmError, ExternalId};
+use super::CrmError;
 
 /// Defaults: 10 s base doubling to a 30 min cap, dead letter after 8 attempts. The expected
 /// total wait before the dead letter is about 10 min, so an outage of minutes drains.
@@ -67,16 +67,6 @@ impl DeliveryPolicy {
         let wait = chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         Verdict::RetryAt(now.checked_add_signed(wait).unwrap_or(DateTime::<Utc>::MAX_UTC))
     }
-}
-
-/// Delivers one outbox activity and returns the CRM's id of it, to be recorded with the row.
-/// A missing `who` is looked up by the number called; no match logs the call unattached.
-pub async fn deliver(connector: &dyn CrmConnector, activity: &CallActivity) -> Result<ExternalId, CrmError> {
-    if activity.who.is_some() {
-        return connector.log_call(activity).await;
-    }
-    let who = connector.find_by_phone(&activity.to_number).await?.map(|r| r.id);
-    connector.log_call(&CallActivity { who, ..activity.clone() }).await
 }
 
 #[cfg(test)]

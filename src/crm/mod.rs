@@ -1,12 +1,16 @@
-//! CRM connectors: the `CrmConnector` trait, its domain types and typed errors, and the
-//! Salesforce, HubSpot and signed-webhook adapters. It must not know the database, GraphQL or
-//! dispositions: the outbox tables and wiring live elsewhere and call `delivery`.
+//! CRM integration: the `CrmConnector` trait, its domain types and typed errors, the Salesforce,
+//! HubSpot and signed-webhook adapters and their settings (none of which know the database or
+//! GraphQL), and the two shells that do: `hub` (registered connectors, screen-pop lookups) and
+//! `outbox` (the delivery worker).
 
 pub mod delivery;
 mod http;
+pub mod hub;
 pub mod hubspot;
+pub mod outbox;
 pub mod salesforce;
 pub mod secrets;
+pub mod settings;
 pub mod webhook;
 
 use std::collections::BTreeMap;

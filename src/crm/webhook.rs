@@ -29,8 +29,10 @@ pub const SIGNATURE_HEADER: &str = "X-Outdial-Signature";
 
 type HmacSha256 = Hmac<Sha256>;
 
-/// Where the fields of a record sit in the CRM's JSON (RFC 6901 pointers).
-#[derive(Debug, Clone, PartialEq)]
+/// Where the fields of a record sit in the CRM's JSON (RFC 6901 pointers). As JSON, a missing
+/// key takes its default.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
 pub struct LookupMapping {
     /// Pointer to the record inside a lookup/get response (`""` = the whole body).
     pub record: String,

@@ -32,6 +32,7 @@ use crate::acd::{
 use crate::auth::TenantId;
 use crate::campaign::{CampaignSettings, CampaignStatus, LifecycleAction};
 use crate::clock::local_day_start;
+use crate::crm::hub::SCREEN_POP_TIMEOUT;
 use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
 use crate::store::calls::NewCall;
@@ -64,6 +65,8 @@ pub enum Message {
     Dialed { call: i64, result: Result<CarrierCallRef, CarrierError>, screen_pop: Box<ScreenPop> },
     /// A bridge, safe-harbor message or hang-up the carrier refused.
     CommandFailed { call: i64, error: CarrierError },
+    /// The CRM's record of the person called, found while the call rang.
+    CrmRecord { call: i64, record: serde_json::Value },
 }
 
 /// Where one of the campaign's calls is, as this task follows it.
@@ -102,6 +105,8 @@ struct Flight {
     /// The pacer has learned this dial's outcome.
     resolved: bool,
     screen_pop: Option<ScreenPop>,
+    /// The CRM record for the screen pop, when the CRM answered in time.
+    crm_record: Option<serde_json::Value>,
 }
 
 impl Flight {
@@ -458,14 +463,23 @@ impl Runner {
                     ready_at: None,
                     resolved: false,
                     screen_pop: None,
+                    crm_record: None,
                 },
             );
         }
         shared.store.contacts().defer(&self.tenant, &refused).await
     }
 
-    /// Places the call in its own task, preparing the screen pop meanwhile.
+    /// Places the call in its own task, preparing the screen pop meanwhile; the CRM lookup runs
+    /// on its own, so a slow or failing CRM never holds the dial or the offer.
     fn spawn_dial(&self, request: DialRequest, contact: &contact::Model) {
+        let (crm, tenant, inbox) = (self.shared.crm.clone(), self.tenant.clone(), self.inbox_tx.clone());
+        let (call, phone) = (request.call.0, contact.phone_number.clone());
+        tokio::spawn(async move {
+            let Some(record) = crm.screen_pop(&tenant, &phone, SCREEN_POP_TIMEOUT).await else { return };
+            let record = serde_json::to_value(record).unwrap_or_default();
+            let _ = inbox.send(Message::CrmRecord { call, record }).await;
+        });
         let shared = self.shared.clone();
         let tenant = self.tenant.clone();
         let inbox = self.inbox_tx.clone();
@@ -523,6 +537,11 @@ impl Runner {
                             tracing::error!(call, %error, "could not record a failed dial");
                         }
                     }
+                }
+            }
+            Message::CrmRecord { call, record } => {
+                if let Some(flight) = self.calls.get_mut(&call) {
+                    flight.crm_record = Some(record);
                 }
             }
             Message::CommandFailed { call, error } => {
@@ -658,7 +677,7 @@ impl Runner {
             language: None,
             region: flight.contact.state.clone(),
         };
-        let screen_pop = flight.screen_pop.clone().unwrap_or_else(|| {
+        let mut screen_pop = flight.screen_pop.clone().unwrap_or_else(|| {
             let source = ScreenPopSource {
                 contact: card(&flight.contact),
                 script: self.settings.script.clone(),
@@ -667,6 +686,7 @@ impl Runner {
             };
             ScreenPop::prepare(CallId(call), CampaignId(self.campaign.id), source)
         });
+        screen_pop.crm_record = flight.crm_record.clone();
         match self.shared.floor.offer(&self.tenant, &live, &screen_pop, now).await {
             Ok(Decision::Offer(offer)) => {
                 flight.enter(Stage::Offered { agent: offer.agent }, now);

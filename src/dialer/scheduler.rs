@@ -18,6 +18,7 @@ use super::runner::{Message, Runner};
 use crate::auth::TenantId;
 use crate::campaign::LifecycleAction;
 use crate::clock::SharedClock;
+use crate::crm::hub::CrmHub;
 use crate::error::{DomainError, DomainResult};
 use crate::events::{CallUpdate, EventBus};
 use crate::floor::Floor;
@@ -47,6 +48,8 @@ pub struct Shared {
     /// call the carrier placed has its id recorded before the store closes (the next process can
     /// then find it and hang it up).
     pub commands: TaskTracker,
+    /// CRM lookups for screen pops.
+    pub crm: Arc<CrmHub>,
 }
 
 /// How the dialer dials and how patient it is with a carrier.

@@ -8,6 +8,7 @@ mod campaigns;
 mod compliance;
 mod connection;
 mod contacts;
+mod crm;
 mod limits;
 mod loaders;
 mod metrics;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 
 use crate::auth::Caller;
 use crate::clock::SharedClock;
+use crate::crm::hub::CrmHub;
 use crate::error::DomainError;
 use crate::events::EventBus;
 use crate::floor::Floor;
@@ -36,6 +38,7 @@ pub struct Query(
     compliance::ComplianceQuery,
     calls::CallQuery,
     metrics::MetricsQuery,
+    crm::CrmQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -45,6 +48,7 @@ pub struct Mutation(
     agents::AgentMutation,
     compliance::ComplianceMutation,
     calls::CallMutation,
+    crm::CrmMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -58,7 +62,7 @@ pub struct Subscription(
 pub type OutdialSchema = Schema<Query, Mutation, Subscription>;
 
 /// What every resolver may use: the store, the clock, the live floor (the ACD boards), the
-/// compliance gate, the event bus and the operator's figures.
+/// compliance gate, the event bus, the operator's figures and the CRM connectors.
 #[derive(Clone)]
 pub struct ApiState {
     pub store: Store,
@@ -67,6 +71,7 @@ pub struct ApiState {
     pub gate: Arc<Gate>,
     pub bus: EventBus,
     pub telemetry: Telemetry,
+    pub crm: Arc<CrmHub>,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {

@@ -14,6 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::compliance::{self, Purpose, insert_audit};
+use super::crm;
 use super::{Page, PageRequest, Store, TenantId, page};
 use crate::compliance::verdict::Verdict;
 use crate::error::{DomainError, DomainResult};
@@ -77,6 +78,8 @@ pub struct Disposition {
     pub tag: String,
     pub notes: Option<String>,
     pub effect: DispositionEffect,
+    /// The call as the CRM outbox delivers it to each enabled connector (a `CallActivity`).
+    pub crm_activity: serde_json::Value,
 }
 
 /// A campaign's call counts over a period.
@@ -330,6 +333,7 @@ impl Calls<'_> {
             .filter(contact::Column::Id.eq(current.contact_id))
             .exec(&txn)
             .await?;
+        let crm_activity = disposition.crm_activity;
         let mut row: call::ActiveModel = current.into();
         row.disposition = Set(Some(disposition.tag));
         row.notes = Set(disposition.notes);
@@ -338,6 +342,7 @@ impl Calls<'_> {
             row.callback_at = Set(Some(at));
         }
         let updated = row.update(&txn).await?;
+        crm::enqueue_in(&txn, tenant, id, &crm_activity, now).await?;
         txn.commit().await?;
         Ok(updated)
     }

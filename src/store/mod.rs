@@ -8,6 +8,7 @@ pub mod campaigns;
 pub mod compliance;
 pub mod contact_lists;
 pub mod contacts;
+pub mod crm;
 pub mod tenants;
 
 use migration::{Migrator, MigratorTrait};

@@ -5,6 +5,7 @@
 //! sets it); without it they fail and say so — they never skip.
 #![allow(dead_code)]
 
+pub mod fake_crm;
 pub mod fake_telnyx;
 pub mod floor;
 
@@ -19,6 +20,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789abcdef";
+/// The key that seals CRM credentials (base64 of 32 bytes).
+pub const SECRET_KEY: &str = "c2VhbGVkLWNyZWRlbnRpYWxzLWtleS0wMTIzNDU2Nzg=";
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -111,6 +114,7 @@ pub async fn spawn_app_with_carrier(
     let database_url = fresh_database(backend, dir.path()).await;
     let mut config = Config::for_database(database_url.clone());
     config.jwt_secret = Some(SecretString::from(SECRET.to_owned()));
+    config.secret_key = Some(SecretString::from(SECRET_KEY.to_owned()));
     configure(&mut config);
     let carrier = carrier(&config, clock.clone());
     let app = outdial::app::App::build_with(&config, clock.clone(), carrier, dialer).await.expect("build the app");

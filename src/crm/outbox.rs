@@ -1,0 +1,142 @@
+//! The outbox delivery worker: claims due activities tenant by tenant (under a lease, so a worker
+//! killed mid-delivery loses nothing: the row comes due again and the connector's idempotent
+//! `log_call` finds the activity it already created), delivers them a few at a time, and settles
+//! each as delivered (with the CRM's id), retried later by the delivery policy, or dead-lettered.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use entity::crm_outbox;
+use futures_util::StreamExt;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use tokio_util::sync::CancellationToken;
+
+use super::delivery::{DeliveryPolicy, Verdict};
+use super::hub::CrmHub;
+use super::{CallActivity, CrmError, ExternalId};
+use crate::auth::TenantId;
+use crate::clock::SharedClock;
+use crate::error::DomainResult;
+
+/// Rows claimed per tenant per round.
+const BATCH: u64 = 64;
+/// Deliveries in flight at once per round.
+const IN_FLIGHT: usize = 16;
+/// A claimed row comes due again after this if its worker never settled it.
+const LEASE: TimeDelta = TimeDelta::minutes(2);
+/// How often the worker looks for due rows when nothing woke it.
+const POLL: Duration = Duration::from_secs(1);
+
+/// The worker's settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxSettings {
+    pub policy: DeliveryPolicy,
+}
+
+/// Runs until `shutdown`; a round that was busy is followed at once by another.
+pub async fn run(hub: Arc<CrmHub>, clock: SharedClock, settings: OutboxSettings, shutdown: CancellationToken) {
+    let mut rng = StdRng::from_os_rng();
+    loop {
+        let busy = match round(&hub, &clock, &settings, &mut rng).await {
+            Ok(claimed) => claimed > 0,
+            Err(error) => {
+                tracing::error!(%error, "CRM outbox round failed");
+                false
+            }
+        };
+        if shutdown.is_cancelled() {
+            return;
+        }
+        if !busy {
+            tokio::select! {
+                _ = hub.outbox_woken() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}
+
+/// One pass over the tenants with connectors; returns how many rows it claimed.
+pub async fn round(
+    hub: &CrmHub,
+    clock: &SharedClock,
+    settings: &OutboxSettings,
+    rng: &mut StdRng,
+) -> DomainResult<usize> {
+    let mut claimed = 0;
+    for tenant in hub.store().crm().tenants_with_connectors().await? {
+        let now = clock.now();
+        let rows = hub.store().crm().claim_due(&tenant, now, now + LEASE, BATCH).await?;
+        claimed += rows.len();
+        let owner = &tenant;
+        let outcomes: Vec<_> = futures_util::stream::iter(rows)
+            .map(|row| async move {
+                let result = attempt(hub, owner, &row).await;
+                (row, result)
+            })
+            .buffer_unordered(IN_FLIGHT)
+            .collect()
+            .await;
+        for (row, result) in outcomes {
+            settle(hub, &tenant, &row, result, clock.now(), &settings.policy, rng).await?;
+        }
+    }
+    Ok(claimed)
+}
+
+/// Why one attempt did not deliver.
+enum Failure {
+    /// The CRM said no or did not answer: the policy decides.
+    Crm(CrmError),
+    /// Ours: the payload or the connector's stored settings cannot be used.
+    Unusable(String),
+}
+
+async fn attempt(hub: &CrmHub, tenant: &TenantId, row: &crm_outbox::Model) -> Result<ExternalId, Failure> {
+    let activity: CallActivity = serde_json::from_value(row.payload.clone())
+        .map_err(|e| Failure::Unusable(format!("unreadable activity payload: {e}")))?;
+    let connector = hub.connector(tenant, row.connector_id).await.map_err(|e| Failure::Unusable(e.to_string()))?;
+    let who = match activity.who {
+        Some(who) => Some(who),
+        None => hub
+            .find_by_phone(row.connector_id, &connector, &activity.to_number, super::DEFAULT_TIMEOUT)
+            .await
+            .map_err(Failure::Crm)?
+            .map(|record| record.id),
+    };
+    connector.log_call(&CallActivity { who, ..activity }).await.map_err(Failure::Crm)
+}
+
+async fn settle(
+    hub: &CrmHub,
+    tenant: &TenantId,
+    row: &crm_outbox::Model,
+    result: Result<ExternalId, Failure>,
+    now: DateTime<Utc>,
+    policy: &DeliveryPolicy,
+    rng: &mut StdRng,
+) -> DomainResult<()> {
+    let crm = hub.store().crm();
+    let error = match result {
+        Ok(external) => return crm.delivered(tenant, row.id, external.as_str(), now).await,
+        Err(Failure::Unusable(reason)) => {
+            tracing::error!(%tenant, delivery = row.id, %reason, "CRM delivery dead-lettered");
+            return crm.dead(tenant, row.id, &reason).await;
+        }
+        Err(Failure::Crm(error)) => error,
+    };
+    let attempts = row.attempts.max(1) as u32;
+    match policy.next_step(attempts, &error, now, rng) {
+        Verdict::RetryAt(at) => {
+            tracing::info!(%tenant, delivery = row.id, attempts, %error, %at, "CRM delivery will be retried");
+            crm.retry_at(tenant, row.id, at, &error.to_string()).await
+        }
+        Verdict::DeadLetter(reason) => {
+            tracing::warn!(%tenant, delivery = row.id, attempts, %error, ?reason, "CRM delivery dead-lettered");
+            crm.dead(tenant, row.id, &format!("{reason:?}: {error}")).await
+        }
+    }
+}
