@@ -5,36 +5,12 @@
 mod common;
 
 use chrono::{TimeDelta, Utc};
-use common::{TestApp, spawn_app, token, token_with};
-use outdial::store::{Store, TenantId};
-use outdial::telephony::{CallId, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
+use common::{spawn_app, token, token_with};
 use serde_json::json;
 
 const DISPOSITION: &str = "mutation($id: ID!, $outcome: String!, $notes: String, $at: DateTime) { \
                            dispositionCall(callId: $id, outcome: $outcome, notes: $notes, callbackAt: $at) \
                            { disposition outcome } }";
-
-/// A call to the list's contact `attempt`, taken by `agent`, connected and ended.
-async fn talked_call(app: &TestApp, store: &Store, campaign: i64, contact: i64, agent: i64, attempt: i32) -> i64 {
-    let tenant = TenantId::new("acme");
-    let now = Utc::now();
-    let call = app.dial("acme", campaign, contact, attempt, "+12124567890").await;
-    store.calls().assign_agent(&tenant, call.id, agent).await.unwrap();
-    let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
-    for (n, kind) in [CarrierEventKind::Answered, CarrierEventKind::Bridged, hangup].into_iter().enumerate() {
-        let event = CarrierEvent {
-            event_id: format!("{}-{n}", call.id),
-            occurred_at: now + TimeDelta::seconds(n as i64 * 30),
-            call: Some(CallId(call.id)),
-            leg: CallLeg::default(),
-            call_control_id: format!("v3:{}", call.id),
-            call_session_id: "s".into(),
-            kind,
-        };
-        store.calls().record_event(&event, now).await.unwrap();
-    }
-    call.id
-}
 
 backend_tests! {
     async fn agents_disposition_their_ended_calls(backend) {
@@ -45,8 +21,7 @@ backend_tests! {
         let contact = app.first_contact(&admin, &list).await;
         let ada: i64 = app.create_agent(&admin, "Ada").await.parse().unwrap();
         let bob: i64 = app.create_agent(&admin, "Bob").await.parse().unwrap();
-        let store = Store::connect(&app.config).await.unwrap();
-        let first = talked_call(&app, &store, campaign, contact, ada, 1).await;
+        let first = app.talked_call("acme", campaign, contact, ada, 1, "+12124567890").await;
         let (ada_token, bob_token) =
             (token_with("acme", &["agent"], Some(ada), 600), token_with("acme", &["agent"], Some(bob), 600));
         let dispose = |token: &str, outcome: &str, at: Option<String>| {
@@ -79,7 +54,7 @@ backend_tests! {
         assert!(contact_state.data()["contact"]["nextAttemptAt"].is_string());
 
         // do_not_call lists the number from this moment.
-        let second = talked_call(&app, &store, campaign, contact, ada, 2).await;
+        let second = app.talked_call("acme", campaign, contact, ada, 2, "+12124567890").await;
         let dnc = app.graphql(Some(&ada_token), DISPOSITION, json!({"id": second, "outcome": "do_not_call"})).await;
         assert_eq!(dnc.data()["dispositionCall"]["disposition"], "do_not_call");
         let check = app

@@ -39,16 +39,18 @@ pub struct OutboxSettings {
 pub async fn run(hub: Arc<CrmHub>, clock: SharedClock, settings: OutboxSettings, shutdown: CancellationToken) {
     let mut rng = StdRng::from_os_rng();
     loop {
-        let busy = match round(&hub, &clock, &settings, &mut rng).await {
+        // A stop abandons the deliveries in flight: their rows stay leased and come due again.
+        let result = tokio::select! {
+            result = round(&hub, &clock, &settings, &mut rng) => result,
+            _ = shutdown.cancelled() => return,
+        };
+        let busy = match result {
             Ok(claimed) => claimed > 0,
             Err(error) => {
                 tracing::error!(%error, "CRM outbox round failed");
                 false
             }
         };
-        if shutdown.is_cancelled() {
-            return;
-        }
         if !busy {
             tokio::select! {
                 _ = hub.outbox_woken() => {}

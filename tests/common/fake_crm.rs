@@ -54,6 +54,8 @@ pub struct Sf {
     /// Searches answer 200 with a body that is not the documented JSON.
     pub malformed: bool,
     pub delay: Option<Duration>,
+    /// Task creation answers only after this long, the Task already made (a lost response).
+    pub answer_created_after: Option<Duration>,
     pub tasks: Vec<Value>,
     pub soql: Vec<String>,
     pub sosl: Vec<String>,
@@ -177,10 +179,16 @@ async fn sf_create_task(State(s): State<SfState>, h: HeaderMap, Json(mut task): 
         assert!(task[field].is_string(), "{field} missing in {task}");
     }
     assert!(task["CallDurationInSeconds"].is_u64());
-    let mut s = s.lock().unwrap();
-    let id = format!("00T00000000000{}", s.tasks.len() + 1);
-    task["Id"] = json!(id);
-    s.tasks.push(task);
+    let (id, wait) = {
+        let mut s = s.lock().unwrap();
+        let id = format!("00T{:012}", s.tasks.len() + 1);
+        task["Id"] = json!(id);
+        s.tasks.push(task);
+        (id, s.answer_created_after)
+    };
+    if let Some(wait) = wait {
+        tokio::time::sleep(wait).await;
+    }
     (StatusCode::CREATED, Json(json!({"id": id, "success": true, "errors": []}))).into_response()
 }
 
@@ -283,6 +291,15 @@ fn hs_filter(objects: &[Value], body: &Value) -> Vec<Value> {
         .collect()
 }
 
+async fn hs_list_contacts(State(s): State<HsState>, h: HeaderMap) -> Response {
+    let mut s = s.lock().unwrap();
+    if let Err(r) = hs_gate(&mut s, &h) {
+        return r;
+    }
+    let results: Vec<Value> = s.contacts.iter().take(1).cloned().collect();
+    Json(json!({"results": results})).into_response()
+}
+
 async fn hs_contact_search(State(s): State<HsState>, h: HeaderMap, Json(b): Json<Value>) -> Response {
     let mut s = s.lock().unwrap();
     if let Err(r) = hs_gate(&mut s, &h) {
@@ -353,6 +370,7 @@ pub async fn hubspot_server(configure: impl FnOnce(&mut Hs)) -> (HsState, String
     let st = state.clone();
     let base = serve(move |_| {
         Router::new()
+            .route("/crm/v3/objects/contacts", get(hs_list_contacts))
             .route("/crm/v3/objects/contacts/search", post(hs_contact_search))
             .route("/crm/v3/objects/contacts/{id}", patch(hs_patch_contact))
             .route("/crm/v3/objects/calls", post(hs_create_call))

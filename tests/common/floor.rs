@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
 
 /// The wall clock at an offset that a test may move forward (to make a delivery stale).
+#[derive(Default)]
 pub struct MovableClock(Mutex<TimeDelta>);
 
 impl outdial::clock::Clock for MovableClock {

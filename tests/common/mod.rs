@@ -256,6 +256,40 @@ impl TestApp {
         store.calls().create_dialed(&tenant, new, &safe(to), chrono::Utc::now()).await.expect("write the call")
     }
 
+    /// A call to `contact` (number `to`), taken by `agent`, connected for 30 s and ended: ready
+    /// for its disposition.
+    pub async fn talked_call(
+        &self,
+        tenant: &str,
+        campaign: i64,
+        contact: i64,
+        agent: i64,
+        attempt: i32,
+        to: &str,
+    ) -> i64 {
+        use outdial::telephony::{CallId, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
+        let store = outdial::store::Store::connect(&self.config).await.expect("connect the store");
+        let call = self.dial(tenant, campaign, contact, attempt, to).await;
+        let tenant = outdial::store::TenantId::new(tenant);
+        store.calls().assign_agent(&tenant, call.id, agent).await.expect("assign the agent");
+        let now = chrono::Utc::now();
+        let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
+        for (n, kind) in [CarrierEventKind::Answered, CarrierEventKind::Bridged, hangup].into_iter().enumerate() {
+            let event = CarrierEvent {
+                event_id: format!("{}-{n}", call.id),
+                occurred_at: now + chrono::TimeDelta::seconds(n as i64 * 30),
+                call: Some(CallId(call.id)),
+                leg: CallLeg::default(),
+                call_control_id: format!("v3:{}", call.id),
+                call_session_id: "s".into(),
+                kind,
+            };
+            store.calls().record_event(&event, now).await.expect("record the event");
+        }
+        store.close().await;
+        call.id
+    }
+
     pub async fn create_agent(&self, token: &str, name: &str) -> String {
         let answer = self
             .graphql(
