@@ -4,8 +4,12 @@
 //! simulated agents who take their calls, wrap up, set dispositions and now and then take a
 //! break. It runs only with the simulated carrier: demo numbers must never reach a real network.
 //!
-//! Seeding is idempotent: a second start finds the demo campaign and only puts its agents back
-//! to work (a restart leaves them PAUSED) and the campaign back to RUNNING.
+//! Besides the simulated agents, the demo keeps one agent for a person: the desk agent. No
+//! simulated behaviour touches it (it takes no breaks and its calls are never dispositioned for
+//! it); it starts OFFLINE, and whoever opens the agent desktop with its token takes its calls.
+//!
+//! Seeding is idempotent: a second start finds the demo campaign and only puts its simulated
+//! agents back to work (a restart leaves them PAUSED) and the campaign back to RUNNING.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
@@ -32,6 +36,8 @@ use crate::store::contacts::NewContact;
 pub const TENANT: &str = "demo";
 const CAMPAIGN_NAME: &str = "Demo: home insurance renewals";
 const AGENTS: usize = 12;
+/// The agent left to a person at the agent desktop (see the module's note).
+pub const DESK_AGENT_NAME: &str = "Demo desk agent";
 const CONTACTS_PER_AREA: usize = 250;
 /// Area codes by zone, east to west and on to the Pacific territories, with their state.
 const AREAS: [(&str, &str); 10] = [
@@ -52,8 +58,15 @@ const LAST_NAMES: [&str; 8] = ["Nguyen", "Smith", "Garcia", "Okafor", "Kowalski"
 const OUTCOMES: [(&str, u32); 5] =
     [("not_interested", 50), ("sale", 20), (CALLBACK, 15), ("wrong_number", 10), (DO_NOT_CALL, 5)];
 
-/// The demo tenant's campaign, created on the first start.
-pub async fn seed(store: &Store, floor: &Floor, clock: &SharedClock) -> DomainResult<i64> {
+/// What the demo seeded: its campaign and the agent left to a person.
+#[derive(Debug, Clone, Copy)]
+pub struct Seeded {
+    pub campaign: i64,
+    pub desk_agent: i64,
+}
+
+/// The demo tenant's campaign and agents, created on the first start.
+pub async fn seed(store: &Store, floor: &Floor, clock: &SharedClock) -> DomainResult<Seeded> {
     let tenant = TenantId::new(TENANT);
     let now = clock.now();
     let existing = store.campaigns().all(&tenant).await?.into_iter().find(|c| c.name == CAMPAIGN_NAME);
@@ -68,12 +81,31 @@ pub async fn seed(store: &Store, floor: &Floor, clock: &SharedClock) -> DomainRe
         _ => campaign,
     };
     floor.campaign_changed(&tenant, &campaign, now).await;
-    for agent in store.agents().all(&tenant).await? {
+    let agents = store.agents().all(&tenant).await?;
+    let desk_agent = match agents.iter().find(|a| a.name == DESK_AGENT_NAME) {
+        Some(agent) => agent.id,
+        // Demo databases made before the desk agent existed get it on their next start.
+        None => {
+            let row = store.agents().create(&tenant, demo_agent(DESK_AGENT_NAME, campaign.id), now).await?;
+            floor.agent_changed(&tenant, &row, now).await;
+            row.id
+        }
+    };
+    for agent in agents.iter().filter(|a| a.id != desk_agent) {
         if agent.state != AgentState::Available.as_str() {
             floor.set_agent_state(&tenant, agent.id, StateChange::Available, now).await?;
         }
     }
-    Ok(campaign.id)
+    Ok(Seeded { campaign: campaign.id, desk_agent })
+}
+
+fn demo_agent(name: &str, campaign: i64) -> AgentProfile {
+    AgentProfile {
+        name: Some(name.into()),
+        languages: Some(vec!["en".into()]),
+        campaign_ids: Some(vec![campaign]),
+        ..AgentProfile::default()
+    }
 }
 
 async fn create(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<entity::campaign::Model> {
@@ -131,13 +163,7 @@ async fn create(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> DomainR
     settings.retry_delay_minutes = 30;
     let campaign = store.campaigns().create(tenant, &settings, &[list.id], now).await?;
     for n in 1..=AGENTS {
-        let profile = AgentProfile {
-            name: Some(format!("Demo agent {n}")),
-            languages: Some(vec!["en".into()]),
-            campaign_ids: Some(vec![campaign.id]),
-            ..AgentProfile::default()
-        };
-        store.agents().create(tenant, profile, now).await?;
+        store.agents().create(tenant, demo_agent(&format!("Demo agent {n}"), campaign.id), now).await?;
     }
     for action in [LifecycleAction::Schedule, LifecycleAction::Start] {
         store.campaigns().apply_action(tenant, campaign.id, action, None, None, now).await?;
@@ -146,12 +172,13 @@ async fn create(store: &Store, tenant: &TenantId, now: DateTime<Utc>) -> DomainR
 }
 
 /// The simulated agents: each wraps up for a few seconds after a call and sets a disposition;
-/// now and then one takes a short break. Runs until `shutdown`.
+/// now and then one takes a short break. The desk agent is left alone. Runs until `shutdown`.
 pub async fn run_agents(
     store: Store,
     floor: Arc<Floor>,
     bus: EventBus,
     clock: SharedClock,
+    desk_agent: i64,
     shutdown: CancellationToken,
 ) {
     let tenant = TenantId::new(TENANT);
@@ -162,7 +189,7 @@ pub async fn run_agents(
         tokio::select! {
             _ = shutdown.cancelled() => return,
             update = updates.recv() => match update {
-                Ok(update) if update.tenant == tenant => {
+                Ok(update) if update.tenant == tenant && update.agent.0 != desk_agent => {
                     if let Status::WrapUp { call, .. } = update.status {
                         let wrap = Duration::from_millis(rng.random_range(2_000..8_000));
                         let outcome = pick_outcome(&mut rng);
@@ -178,7 +205,7 @@ pub async fn run_agents(
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
                 Err(broadcast::error::RecvError::Closed) => return,
             },
-            _ = breaks.tick() => take_a_break(&floor, &clock, &tenant, &mut rng).await,
+            _ = breaks.tick() => take_a_break(&floor, &clock, &tenant, desk_agent, &mut rng).await,
         }
     }
 }
@@ -213,10 +240,11 @@ async fn disposition(
     dispose(store, floor, tenant, &row, chosen, "demo-agent", now).await.map(|_| ())
 }
 
-/// One available agent pauses for 20 to 60 s, then comes back.
-async fn take_a_break(floor: &Arc<Floor>, clock: &SharedClock, tenant: &TenantId, rng: &mut StdRng) {
+/// One available simulated agent pauses for 20 to 60 s, then comes back.
+async fn take_a_break(floor: &Arc<Floor>, clock: &SharedClock, tenant: &TenantId, desk_agent: i64, rng: &mut StdRng) {
     let Ok(board) = floor.board(tenant, clock.now()).await else { return };
-    let available: Vec<i64> = board.iter().filter(|v| v.status == Status::Available).map(|v| v.agent.0).collect();
+    let available: Vec<i64> =
+        board.iter().filter(|v| v.status == Status::Available && v.agent.0 != desk_agent).map(|v| v.agent.0).collect();
     if available.is_empty() {
         return;
     }

@@ -1,5 +1,6 @@
 //! The HTTP face of outdial (paths fixed by API.md): GraphQL over POST, GraphiQL on GET,
-//! subscriptions over `graphql-transport-ws`, health, readiness and the Prometheus scrape.
+//! subscriptions over `graphql-transport-ws`, health, readiness, the Prometheus scrape, and the
+//! web console's files (`crate::console`) at `/`.
 //! Request ids are set (or kept from `x-request-id`) and traced.
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
@@ -48,6 +49,7 @@ pub fn router(state: HttpState) -> Router {
         .route("/metrics", get(metrics))
         .with_state(state)
         .merge(webhooks)
+        .merge(crate::console::router())
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {

@@ -8,6 +8,7 @@ pub mod campaign;
 pub mod clock;
 pub mod compliance;
 pub mod config;
+pub mod console;
 pub mod contact_import;
 pub mod crm;
 pub mod demo;

@@ -23,6 +23,10 @@ enum Command {
         /// synthetic contact list (simulated carrier only).
         #[arg(long)]
         demo: bool,
+        /// Run the service's clock this many seconds off the machine's (simulated carrier only):
+        /// to watch the demo dial at an hour when no U.S. zone may be called, and for tests.
+        #[arg(long, env = "OUTDIAL_CLOCK_OFFSET_SECS", allow_negative_numbers = true)]
+        clock_offset_secs: Option<i64>,
     },
     /// Apply migrations and exit.
     Migrate,
@@ -48,8 +52,8 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = runtime.block_on(async move {
-        match cli.command.unwrap_or(Command::Serve { demo: false }) {
-            Command::Serve { demo } => cli::serve::run(&cli.config, demo).await,
+        match cli.command.unwrap_or(Command::Serve { demo: false, clock_offset_secs: None }) {
+            Command::Serve { demo, clock_offset_secs } => cli::serve::run(&cli.config, demo, clock_offset_secs).await,
             Command::Migrate => cli::migrate(&cli.config).await,
             Command::Token(args) => cli::token::run(&cli.config, &args),
             Command::Schema => {

@@ -17,6 +17,7 @@ use crate::acd::{AgentState, AgentView, RoutingMethod, SkillLevel, StateChange, 
 use crate::auth::{Access, caller};
 use crate::error::{DomainError, DomainResult};
 use crate::store::agents::AgentProfile;
+use crate::store::campaigns::settings_of;
 
 #[derive(SimpleObject, InputObject, Clone)]
 #[graphql(input_name = "SkillInput")]
@@ -350,6 +351,7 @@ pub struct AgentEvent {
 
 /// An answered call offered to the agent (it is being connected), and why this agent.
 #[derive(SimpleObject)]
+#[graphql(complex)]
 pub struct CallOffer {
     call_id: ID,
     campaign_id: ID,
@@ -358,6 +360,18 @@ pub struct CallOffer {
     match_score: f64,
     /// What the agent sees: `contact`, `script` (filled in), `previousAttempts`, `crmRecord`.
     screen_pop: async_graphql::Json<serde_json::Value>,
+}
+
+#[ComplexObject]
+impl CallOffer {
+    /// The campaign's outcome tags: what `dispositionCall` accepts for this call (agent tokens
+    /// cannot read the campaign itself).
+    async fn outcome_tags(&self, ctx: &Context<'_>) -> DomainResult<Vec<String>> {
+        let caller = caller(ctx)?;
+        let api = ctx.data_unchecked::<ApiState>();
+        let campaign = api.store.campaigns().get(&caller.tenant, row_id(&self.campaign_id, "campaign")?).await?;
+        Ok(settings_of(&campaign)?.outcome_tags)
+    }
 }
 
 impl From<&crate::events::CallOffer> for CallOffer {
