@@ -239,8 +239,12 @@ fn main() {
         rows.push(runtime.block_on(run(backend, name, deliveries)));
     }
     println!();
-    println!("| backend    | deliveries | outbox /s | direct /s (baseline) | ratio | warm lookup p50 µs | p99 µs | CRM lookup p50 µs | p99 µs | speed-up p50 |");
-    println!("| ---------- | ---------: | --------: | -------------------: | ----: | -----------------: | -----: | ----------------: | -----: | -----------: |");
+    println!(
+        "| backend    | deliveries | outbox /s | direct /s (baseline) | ratio | warm lookup p50 µs | p99 µs | CRM lookup p50 µs | p99 µs | speed-up p50 |"
+    );
+    println!(
+        "| ---------- | ---------: | --------: | -------------------: | ----: | -----------------: | -----: | ----------------: | -----: | -----------: |"
+    );
     for f in rows {
         println!(
             "| {:<10} | {:>10} | {:>9.0} | {:>20.0} | {:>5.2} | {:>18.1} | {:>6.1} | {:>17.0} | {:>6.0} | {:>11.0}x |",

@@ -83,7 +83,10 @@ pub async fn round(
             .collect()
             .await;
         for (row, result) in outcomes {
-            settle(hub, &tenant, &row, result, clock.now(), &settings.policy, rng).await?;
+            // One row that cannot be settled now stays leased and comes due again; the rest go on.
+            if let Err(error) = settle(hub, &tenant, &row, result, clock.now(), &settings.policy, rng).await {
+                tracing::error!(%tenant, delivery = row.id, %error, "CRM delivery could not be settled");
+            }
         }
     }
     Ok(claimed)
