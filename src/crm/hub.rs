@@ -4,7 +4,6 @@
 //! (screen pops and deliveries share it). A CRM that is slow or down costs a lookup its short
 //! timeout and nothing else: lookups never fail a caller.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +29,8 @@ const RECORD_TTL: Duration = Duration::from_secs(10 * 60);
 const RECORDS_KEPT: u64 = 100_000;
 /// How long the list of a tenant's enabled connectors is reused by screen pops.
 const ENABLED_TTL: Duration = Duration::from_secs(5);
+/// A live connector unused this long is dropped (a later use builds it again).
+const LIVE_IDLE: Duration = Duration::from_secs(30 * 60);
 
 /// The key that seals credentials, found or made on first need (not at start, so a service
 /// without CRM connectors never writes a key file).
@@ -58,9 +59,9 @@ impl Keyring {
     }
 }
 
-/// A live connector and the row version it was built from.
+/// A live connector, built once per version of its row (so its token session and rate limiter
+/// are shared by every task that uses it).
 struct Live {
-    updated_at: DateTime<Utc>,
     connector: Arc<dyn CrmConnector>,
     timeout: Duration,
 }
@@ -68,7 +69,7 @@ struct Live {
 pub struct CrmHub {
     store: Store,
     keys: Keyring,
-    live: std::sync::Mutex<HashMap<i64, Arc<Live>>>,
+    live: Cache<(i64, DateTime<Utc>), Arc<Live>>,
     enabled: Cache<String, Arc<Vec<crm_connector::Model>>>,
     records: Cache<(i64, String), Option<CrmRecord>>,
     outbox: Notify,
@@ -86,9 +87,13 @@ impl CrmHub {
         CrmHub {
             store,
             keys: Keyring { configured: key, key_file, key: OnceCell::new() },
-            live: Default::default(),
+            live: Cache::builder().time_to_idle(LIVE_IDLE).support_invalidation_closures().build(),
             enabled: Cache::builder().time_to_live(ENABLED_TTL).max_capacity(10_000).build(),
-            records: Cache::builder().time_to_live(RECORD_TTL).max_capacity(RECORDS_KEPT).build(),
+            records: Cache::builder()
+                .time_to_live(RECORD_TTL)
+                .max_capacity(RECORDS_KEPT)
+                .support_invalidation_closures()
+                .build(),
             outbox: Notify::new(),
         }
     }
@@ -154,8 +159,9 @@ impl CrmHub {
     }
 
     async fn forget(&self, tenant: &TenantId, id: i64) {
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         self.enabled.invalidate(tenant.as_str()).await;
+        // Both caches are built with invalidation closures, so these cannot fail.
+        let _ = self.live.invalidate_entries_if(move |(connector, _), _| *connector == id);
         // Records found through the old settings may belong to another org now.
         let _ = self.records.invalidate_entries_if(move |(connector, _), _| *connector == id);
     }
@@ -167,18 +173,16 @@ impl CrmHub {
         Ok(with_timeout(live.timeout, live.connector.test_credentials()).await)
     }
 
-    /// The live connector of a row, built again when the row changed since.
+    /// The live connector of a row, built again when the row changed since; concurrent callers
+    /// wait for one build.
     async fn live(&self, row: &crm_connector::Model) -> DomainResult<Arc<Live>> {
-        if let Some(live) = self.live.lock().unwrap_or_else(|p| p.into_inner()).get(&row.id)
-            && live.updated_at == row.updated_at
-        {
-            return Ok(live.clone());
-        }
-        let settings = self.settings(row).await?;
-        let live =
-            Arc::new(Live { updated_at: row.updated_at, connector: settings.connect(), timeout: settings.timeout });
-        self.live.lock().unwrap_or_else(|p| p.into_inner()).insert(row.id, live.clone());
-        Ok(live)
+        self.live
+            .try_get_with((row.id, row.updated_at), async {
+                let settings = self.settings(row).await?;
+                Ok(Arc::new(Live { connector: settings.connect(), timeout: settings.timeout }))
+            })
+            .await
+            .map_err(|e: Arc<DomainError>| (*e).clone())
     }
 
     /// The stored settings of a row, credentials opened.
