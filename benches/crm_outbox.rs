@@ -89,7 +89,8 @@ async fn run(backend: Backend, name: &'static str, deliveries: usize) -> Figures
     let contact = app.first_contact(&admin, &list).await;
     let (sf_state, base) = salesforce_server(|_| {}).await;
     let store = outdial::store::Store::connect(&app.config).await.expect("store");
-    let hub = outdial::crm::hub::CrmHub::new(store.clone(), app.config.secret_key.clone(), "unused".into());
+    let telemetry = outdial::telemetry::Telemetry::default();
+    let hub = outdial::crm::hub::CrmHub::new(store.clone(), telemetry, app.config.secret_key.clone(), "unused".into());
     let tenant = TenantId::new(TENANT);
     let connector =
         hub.register(&tenant, "Sales", settings(&base), true, Utc::now()).await.expect("register the connector");

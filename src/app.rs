@@ -65,7 +65,8 @@ impl App {
         let floor = Arc::new(Floor::new(store.clone(), bus.clone()));
         let gate = Arc::new(Gate::open(store.clone(), config)?);
         let telemetry = Telemetry::default();
-        let crm = Arc::new(CrmHub::new(store.clone(), config.secret_key.clone(), config.state_path("secret-key")));
+        let key_file = config.state_path("secret-key");
+        let crm = Arc::new(CrmHub::new(store.clone(), telemetry.clone(), config.secret_key.clone(), key_file));
         let dialer = Dialer::new(Shared {
             store: store.clone(),
             gate: gate.clone(),

@@ -1,5 +1,5 @@
 //! The operator's figures for `GET /metrics` (names prefixed `outdial_`, API.md): counters the
-//! dialer and the carrier-event path move as things happen, gauges the API keeps (WebSocket
+//! dialer, the carrier-event path and the CRM outbox move as things happen, gauges the API keeps (WebSocket
 //! connections and subscriptions open, campaigns with a live metrics task), and, read at scrape
 //! time with two queries, each running or paused campaign's 30-day abandonment rate and calls in
 //! flight. Encoded by `prometheus-client` in the OpenMetrics text format.
@@ -40,6 +40,12 @@ struct KindLabels {
     kind: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DeliveryLabels {
+    tenant: String,
+    result: &'static str,
+}
+
 struct Figures {
     registry: Registry,
     dials_placed: Family<CampaignLabels, Counter>,
@@ -48,6 +54,7 @@ struct Figures {
     calls_abandoned: Family<CampaignLabels, Counter>,
     answer_to_offer: Histogram,
     events_stored: Family<KindLabels, Counter>,
+    crm_deliveries: Family<DeliveryLabels, Counter>,
     websocket_connections: Gauge,
     subscriptions: Gauge,
     metrics_feeds: Gauge,
@@ -81,6 +88,12 @@ impl Default for Telemetry {
         );
         let events_stored = Family::default();
         registry.register("carrier_events_stored", "Carrier events stored, by kind", events_stored.clone());
+        let crm_deliveries = Family::default();
+        registry.register(
+            "crm_deliveries",
+            "CRM outbox attempts by result: delivered, retried or dead (dead letters wait for a person)",
+            crm_deliveries.clone(),
+        );
         let websocket_connections = Gauge::default();
         registry.register("websocket_connections", "GraphQL WebSocket connections open", websocket_connections.clone());
         let subscriptions = Gauge::default();
@@ -99,6 +112,7 @@ impl Default for Telemetry {
             calls_abandoned,
             answer_to_offer,
             events_stored,
+            crm_deliveries,
             websocket_connections,
             subscriptions,
             metrics_feeds,
@@ -136,6 +150,11 @@ impl Telemetry {
     /// A carrier event stored (`kind` like `call.answered`).
     pub fn event_stored(&self, kind: &str) {
         self.0.events_stored.get_or_create(&KindLabels { kind: kind.to_owned() }).inc();
+    }
+
+    /// A CRM outbox attempt ended: `delivered`, `retried` or `dead`.
+    pub fn crm_delivery(&self, tenant: &str, result: &'static str) {
+        self.0.crm_deliveries.get_or_create(&DeliveryLabels { tenant: tenant.to_owned(), result }).inc();
     }
 
     /// Counts a WebSocket connection open until the guard drops.

@@ -182,6 +182,9 @@ crate::backend_tests! {
         assert_eq!(app.graphql(Some(&admin), again, json!({"id": calls[0]})).await.code(), "CONFLICT");
         let dead = deliveries(&app, &admin, Some("DEAD")).await;
         assert!(dead.is_empty());
+        let metrics = app.http.get(format!("{}/metrics", app.address)).send().await.unwrap().text().await.unwrap();
+        let delivered = "outdial_crm_deliveries_total{tenant=\"acme\",result=\"delivered\"} 12";
+        assert!(metrics.contains(delivered), "{metrics}");
     }
 
     async fn outages_drain_and_rejected_credentials_wait_for_a_fix(backend) {

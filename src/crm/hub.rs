@@ -21,6 +21,7 @@ use crate::auth::TenantId;
 use crate::error::{DomainError, DomainResult};
 use crate::store::Store;
 use crate::store::crm::StoredSettings;
+use crate::telemetry::Telemetry;
 
 /// How long an agent's screen pop may wait for the CRM; past it the offer goes without.
 pub const SCREEN_POP_TIMEOUT: Duration = Duration::from_millis(1_500);
@@ -68,6 +69,7 @@ struct Live {
 
 pub struct CrmHub {
     store: Store,
+    telemetry: Telemetry,
     keys: Keyring,
     live: Cache<(i64, DateTime<Utc>), Arc<Live>>,
     enabled: Cache<String, Arc<Vec<crm_connector::Model>>>,
@@ -83,9 +85,10 @@ impl std::fmt::Debug for CrmHub {
 
 impl CrmHub {
     /// `key` is `OUTDIAL_SECRET_KEY`; without it the key lives in `key_file`.
-    pub fn new(store: Store, key: Option<SecretString>, key_file: PathBuf) -> Self {
+    pub fn new(store: Store, telemetry: Telemetry, key: Option<SecretString>, key_file: PathBuf) -> Self {
         CrmHub {
             store,
+            telemetry,
             keys: Keyring { configured: key, key_file, key: OnceCell::new() },
             live: Cache::builder().time_to_idle(LIVE_IDLE).support_invalidation_closures().build(),
             enabled: Cache::builder().time_to_live(ENABLED_TTL).max_capacity(10_000).build(),
@@ -100,6 +103,10 @@ impl CrmHub {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
     }
 
     async fn seal(&self, settings: &Settings) -> DomainResult<StoredSettings> {

@@ -19,6 +19,7 @@ use super::{CallActivity, CrmError, ExternalId};
 use crate::auth::TenantId;
 use crate::clock::SharedClock;
 use crate::error::DomainResult;
+use crate::store::crm::Settlement;
 
 /// Rows claimed per tenant per round.
 const BATCH: u64 = 64;
@@ -82,11 +83,14 @@ pub async fn round(
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
-        for (row, result) in outcomes {
-            // One row that cannot be settled now stays leased and comes due again; the rest go on.
-            if let Err(error) = settle(hub, &tenant, &row, result, clock.now(), &settings.policy, rng).await {
-                tracing::error!(%tenant, delivery = row.id, %error, "CRM delivery could not be settled");
-            }
+        let now = clock.now();
+        let settlements: Vec<Settlement> = outcomes
+            .into_iter()
+            .map(|(row, result)| settlement(hub, &tenant, &row, result, now, &settings.policy, rng))
+            .collect();
+        // Rows that cannot be settled now stay leased and come due again.
+        if let Err(error) = hub.store().crm().settle(&tenant, &settlements, now).await {
+            tracing::error!(%tenant, %error, rows = settlements.len(), "CRM deliveries could not be settled");
         }
     }
     Ok(claimed)
@@ -115,7 +119,8 @@ async fn attempt(hub: &CrmHub, tenant: &TenantId, row: &crm_outbox::Model) -> Re
     connector.log_call(&CallActivity { who, ..activity }).await.map_err(Failure::Crm)
 }
 
-async fn settle(
+/// What the policy makes of one attempt's result.
+fn settlement(
     hub: &CrmHub,
     tenant: &TenantId,
     row: &crm_outbox::Model,
@@ -123,25 +128,31 @@ async fn settle(
     now: DateTime<Utc>,
     policy: &DeliveryPolicy,
     rng: &mut StdRng,
-) -> DomainResult<()> {
-    let crm = hub.store().crm();
+) -> Settlement {
+    let id = row.id;
     let error = match result {
-        Ok(external) => return crm.delivered(tenant, row.id, external.as_str(), now).await,
+        Ok(external) => {
+            hub.telemetry().crm_delivery(tenant.as_str(), "delivered");
+            return Settlement::Delivered { id, external: external.0 };
+        }
         Err(Failure::Unusable(reason)) => {
-            tracing::error!(%tenant, delivery = row.id, %reason, "CRM delivery dead-lettered");
-            return crm.dead(tenant, row.id, &reason).await;
+            tracing::error!(%tenant, delivery = id, %reason, "CRM delivery dead-lettered");
+            hub.telemetry().crm_delivery(tenant.as_str(), "dead");
+            return Settlement::Dead { id, error: reason };
         }
         Err(Failure::Crm(error)) => error,
     };
     let attempts = row.attempts.max(1) as u32;
     match policy.next_step(attempts, &error, now, rng) {
         Verdict::RetryAt(at) => {
-            tracing::info!(%tenant, delivery = row.id, attempts, %error, %at, "CRM delivery will be retried");
-            crm.retry_at(tenant, row.id, at, &error.to_string()).await
+            tracing::info!(%tenant, delivery = id, attempts, %error, %at, "CRM delivery will be retried");
+            hub.telemetry().crm_delivery(tenant.as_str(), "retried");
+            Settlement::RetryAt { id, at, error: error.to_string() }
         }
         Verdict::DeadLetter(reason) => {
-            tracing::warn!(%tenant, delivery = row.id, attempts, %error, ?reason, "CRM delivery dead-lettered");
-            crm.dead(tenant, row.id, &format!("{reason:?}: {error}")).await
+            tracing::warn!(%tenant, delivery = id, attempts, %error, ?reason, "CRM delivery dead-lettered");
+            hub.telemetry().crm_delivery(tenant.as_str(), "dead");
+            Settlement::Dead { id, error: format!("{reason:?}: {error}") }
         }
     }
 }

@@ -44,6 +44,17 @@ pub struct StoredSettings {
     pub sealed: Vec<u8>,
 }
 
+/// How one claimed delivery ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Settlement {
+    /// In the CRM, with the CRM's id of the activity.
+    Delivered { id: i64, external: String },
+    /// Still pending until `at`, with the error that stopped it.
+    RetryAt { id: i64, at: DateTime<Utc>, error: String },
+    /// Given up on until someone fixes the cause and requeues it.
+    Dead { id: i64, error: String },
+}
+
 /// Which deliveries to list.
 #[derive(Clone, Debug, Default)]
 pub struct DeliveryFilter {
@@ -278,50 +289,52 @@ impl Crm<'_> {
         Ok(claimed)
     }
 
-    /// Settles a claimed delivery as delivered, with the CRM's id of the activity.
-    pub async fn delivered(&self, tenant: &TenantId, id: i64, external: &str, now: DateTime<Utc>) -> DomainResult<()> {
-        self.settle(tenant, id, |row| {
-            row.status = Set(DeliveryStatus::Delivered.as_str().to_owned());
-            row.external_id = Set(Some(external.to_owned()));
-            row.delivered_at = Set(Some(now));
-            row.last_error = Set(None);
-        })
-        .await
-    }
-
-    /// Leaves a claimed delivery pending until `at`, with the error that stopped it.
-    pub async fn retry_at(&self, tenant: &TenantId, id: i64, at: DateTime<Utc>, error: &str) -> DomainResult<()> {
-        self.settle(tenant, id, |row| {
-            row.next_attempt_at = Set(at);
-            row.last_error = Set(Some(error.to_owned()));
-        })
-        .await
-    }
-
-    /// Dead-letters a claimed delivery: it waits for someone to fix the cause and requeue it.
-    pub async fn dead(&self, tenant: &TenantId, id: i64, error: &str) -> DomainResult<()> {
-        self.settle(tenant, id, |row| {
-            row.status = Set(DeliveryStatus::Dead.as_str().to_owned());
-            row.last_error = Set(Some(error.to_owned()));
-        })
-        .await
-    }
-
-    async fn settle(
-        &self,
-        tenant: &TenantId,
-        id: i64,
-        change: impl FnOnce(&mut crm_outbox::ActiveModel),
-    ) -> DomainResult<()> {
-        let mut row = crm_outbox::ActiveModel { id: sea_orm::Unchanged(id), ..Default::default() };
-        change(&mut row);
-        crm_outbox::Entity::update_many()
-            .set(row)
-            .filter(crm_outbox::Column::TenantId.eq(tenant.as_str()))
-            .filter(crm_outbox::Column::Id.eq(id))
-            .filter(crm_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-            .exec(&self.0.db)
-            .await?;
+    /// Settles claimed deliveries in one transaction (one commit per round of the worker, not
+    /// one per delivery). A row no longer PENDING (requeued or settled meanwhile) is left alone.
+    pub async fn settle(&self, tenant: &TenantId, settlements: &[Settlement], now: DateTime<Utc>) -> DomainResult<()> {
+        if settlements.is_empty() {
+            return Ok(());
+        }
+        let txn = self.0.write().await?;
+        for settlement in settlements {
+            let (id, mut row) = match settlement {
+                Settlement::Delivered { id, external } => (
+                    *id,
+                    crm_outbox::ActiveModel {
+                        status: Set(DeliveryStatus::Delivered.as_str().to_owned()),
+                        external_id: Set(Some(external.clone())),
+                        delivered_at: Set(Some(now)),
+                        last_error: Set(None),
+                        ..Default::default()
+                    },
+                ),
+                Settlement::RetryAt { id, at, error } => (
+                    *id,
+                    crm_outbox::ActiveModel {
+                        next_attempt_at: Set(*at),
+                        last_error: Set(Some(error.clone())),
+                        ..Default::default()
+                    },
+                ),
+                Settlement::Dead { id, error } => (
+                    *id,
+                    crm_outbox::ActiveModel {
+                        status: Set(DeliveryStatus::Dead.as_str().to_owned()),
+                        last_error: Set(Some(error.clone())),
+                        ..Default::default()
+                    },
+                ),
+            };
+            row.id = sea_orm::Unchanged(id);
+            crm_outbox::Entity::update_many()
+                .set(row)
+                .filter(crm_outbox::Column::TenantId.eq(tenant.as_str()))
+                .filter(crm_outbox::Column::Id.eq(id))
+                .filter(crm_outbox::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
         Ok(())
     }
 

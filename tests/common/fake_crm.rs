@@ -57,6 +57,8 @@ pub struct Sf {
     /// Task creation answers only after this long, the Task already made (a lost response).
     pub answer_created_after: Option<Duration>,
     pub tasks: Vec<Value>,
+    /// Task ids by CallObject (the idempotency query's index).
+    pub task_by_call: HashMap<String, Value>,
     pub soql: Vec<String>,
     pub sosl: Vec<String>,
     pub patches: Vec<(String, String, Value)>,
@@ -159,12 +161,8 @@ async fn sf_query(State(s): State<SfState>, h: HeaderMap, Query(q): Query<HashMa
     let mut s = s.lock().unwrap();
     s.soql.push(soql.clone());
     let wanted = soql_literal(soql.split_once("CallObject = '").unwrap().1);
-    let records: Vec<Value> = s
-        .tasks
-        .iter()
-        .filter(|t| t["CallObject"] == wanted.as_str())
-        .map(|t| json!({"attributes": {"type": "Task"}, "Id": t["Id"]}))
-        .collect();
+    let records: Vec<Value> =
+        s.task_by_call.get(&wanted).map(|id| json!({"attributes": {"type": "Task"}, "Id": id})).into_iter().collect();
     Json(json!({"totalSize": records.len(), "done": true, "records": records})).into_response()
 }
 
@@ -183,6 +181,9 @@ async fn sf_create_task(State(s): State<SfState>, h: HeaderMap, Json(mut task): 
         let mut s = s.lock().unwrap();
         let id = format!("00T{:012}", s.tasks.len() + 1);
         task["Id"] = json!(id);
+        if let Some(call) = task["CallObject"].as_str() {
+            s.task_by_call.insert(call.to_owned(), json!(id));
+        }
         s.tasks.push(task);
         (id, s.answer_created_after)
     };
