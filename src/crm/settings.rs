@@ -151,8 +151,9 @@ impl Settings {
                 }
             }
             ConnectorSettings::Hubspot { base_url, token, requests_per_window, dispositions } => {
-                if !(1..=190).contains(&requests_per_window) {
-                    return Err(invalid("requestsPerTenSeconds", "must be 1 to 190"));
+                // 250 per 10 s is HubSpot's largest burst allowance (with the API limit pack).
+                if !(1..=250).contains(&requests_per_window) {
+                    return Err(invalid("requestsPerTenSeconds", "must be 1 to 250"));
                 }
                 ConnectorSettings::Hubspot {
                     base_url: endpoint("baseUrl", base_url.as_str())?,

@@ -166,7 +166,7 @@ pub struct HubspotSettingsInput {
     token: String,
     /// Default `https://api.hubapi.com`.
     base_url: Option<String>,
-    /// Requests started per 10 s (default 100, HubSpot's burst limit is 100 to 190).
+    /// Requests started per 10 s (default 100; HubSpot allows 100 to 250 by plan).
     requests_per_ten_seconds: Option<i32>,
     /// Outcome tag → HubSpot call outcome GUID, on top of HubSpot's default outcomes.
     dispositions: Option<Json<BTreeMap<String, String>>>,
