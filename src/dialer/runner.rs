@@ -366,7 +366,7 @@ impl Runner {
                 let activity = match view.status {
                     Status::Offline => return None,
                     Status::Available => AgentActivity::Available,
-                    Status::Reserved { .. } => AgentActivity::Reserved,
+                    Status::Reserved { .. } | Status::Previewing { .. } => AgentActivity::Reserved,
                     Status::OnCall { .. } => AgentActivity::OnCall,
                     Status::WrapUp { .. } => AgentActivity::WrapUp,
                     Status::Paused { .. } => AgentActivity::Paused,

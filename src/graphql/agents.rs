@@ -176,6 +176,7 @@ impl From<&Status> for StatusParts {
             Status::Reserved { call, campaign } | Status::OnCall { call, campaign } => {
                 (Some(call), Some(campaign), None, None)
             }
+            Status::Previewing { campaign, .. } => (None, Some(campaign), None, None),
             Status::WrapUp { call, campaign, until } => (Some(call), Some(campaign), *until, None),
             Status::Paused { reason } => (None, None, None, reason.clone()),
             Status::Offline | Status::Available => (None, None, None, None),
