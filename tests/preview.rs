@@ -48,13 +48,27 @@ fn agent_token(agent: &str) -> String {
     token_with("acme", &["agent"], Some(agent.parse().expect("agent id")), 600)
 }
 
-/// An agent's own `agentEvents`, subscribed.
+/// An agent's own `agentEvents`, subscribed and seen to be live: the agent pauses until its
+/// subscription shows it (a subscribe is not acknowledged), then is AVAILABLE again.
 async fn follow(app: &TestApp, agent: &str) -> WsClient {
-    let mut ws = app.websocket(json!({"authorization": format!("Bearer {}", agent_token(agent))})).await;
+    let token = agent_token(agent);
+    let mut ws = app.websocket(json!({"authorization": format!("Bearer {token}")})).await;
     assert!(matches!(ws.next().await, WsEvent::Json(ref m) if m["type"] == "connection_ack"));
     let events = "subscription($a: ID!) { agentEvents(agentId: $a) { state callId campaignId \
                   offer { callId } preview { contactId campaignId routingMethod matchScore expiresAt screenPop } } }";
     ws.subscribe("a", events, json!({"a": agent})).await;
+    let pause = "mutation($a: ID!) { setAgentState(agentId: $a, state: PAUSED, reason: \"SYNC\") { state } }";
+    loop {
+        app.graphql(Some(&token), pause, json!({"a": agent})).await.data();
+        if let Ok(WsEvent::Json(m)) = tokio::time::timeout(Duration::from_millis(300), ws.next()).await
+            && m["payload"]["data"]["agentEvents"]["state"] == "PAUSED"
+        {
+            break;
+        }
+    }
+    let ready = "mutation($a: ID!) { setAgentState(agentId: $a, state: AVAILABLE) { state } }";
+    app.graphql(Some(&token), ready, json!({"a": agent})).await.data();
+    until_state(&mut ws, "AVAILABLE").await;
     ws
 }
 
