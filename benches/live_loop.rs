@@ -406,7 +406,7 @@ struct Second {
 fn state_index(status: &Status) -> Option<u8> {
     match status {
         Status::Available => Some(0),
-        Status::Reserved { .. } => Some(1),
+        Status::Reserved { .. } | Status::Previewing { .. } => Some(1),
         Status::OnCall { .. } => Some(2),
         Status::WrapUp { .. } => Some(3),
         Status::Offline | Status::Paused { .. } => None,

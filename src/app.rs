@@ -79,7 +79,7 @@ impl App {
             commands: Default::default(),
             crm: crm.clone(),
         });
-        let api = ApiState { store, clock, floor, gate, bus, telemetry, crm };
+        let api = ApiState { store, clock, floor, gate, bus, telemetry, crm, dialer: dialer.clone() };
         let webhooks = match &config.telnyx_public_key {
             Some(key) => Some(WebhookState {
                 verifier: Arc::new(WebhookVerifier::from_base64(key)?),

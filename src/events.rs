@@ -8,7 +8,7 @@ use entity::call;
 use std::sync::Arc;
 use tokio::sync::broadcast;
 
-use crate::acd::{AgentId, Offer, ScreenPop, Status};
+use crate::acd::{AgentId, Offer, PreviewOffer, ScreenPop, Status};
 use crate::auth::TenantId;
 
 /// Events held for subscribers before the slowest one starts missing them.
@@ -25,7 +25,8 @@ pub struct CallUpdate {
 }
 
 /// An agent's state changed (the ACD's status, with the call it refers to). When the change
-/// reserves the agent for an answered call, the offer and its screen pop come with it.
+/// reserves the agent for an answered call, the offer and its screen pop come with it; when it
+/// reserves the agent for a preview, the preview does.
 #[derive(Clone, Debug)]
 pub struct AgentUpdate {
     pub tenant: TenantId,
@@ -33,6 +34,7 @@ pub struct AgentUpdate {
     pub status: Status,
     pub since: DateTime<Utc>,
     pub offer: Option<Arc<CallOffer>>,
+    pub preview: Option<Arc<ContactPreview>>,
 }
 
 /// A call offered to an agent: why this agent (the routing decision) and what it sees.
@@ -40,6 +42,15 @@ pub struct AgentUpdate {
 pub struct CallOffer {
     pub decision: Offer,
     pub screen_pop: ScreenPop,
+}
+
+/// A contact offered to an agent before any dial (preview mode): why this agent, what it sees,
+/// and when the offer lapses if the agent neither dials nor skips it.
+#[derive(Clone, Debug)]
+pub struct ContactPreview {
+    pub decision: PreviewOffer,
+    pub screen_pop: ScreenPop,
+    pub expires_at: DateTime<Utc>,
 }
 
 #[derive(Clone)]

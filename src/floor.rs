@@ -3,6 +3,8 @@
 //! state changes (the pure state machine decides, the row records, the bus tells subscribers),
 //! follows profile and
 //! campaign edits, starts a new day at the tenant's local midnight, and answers the agent board.
+//! Preview reservations live here too: an agent RESERVED for a contact before any dial, that
+//! contact's dial moving the reservation to the new call, and the preview's end freeing the agent.
 //!
 //! After a restart, calls in flight are gone: an agent stored as RESERVED, ON_CALL or WRAP_UP
 //! comes back PAUSED with the reason `RESTART` (never AVAILABLE: a person who left must not be
@@ -15,16 +17,15 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex as SyncMutex};
 use tokio::sync::Mutex;
 
-use crate::acd::ScreenPop;
 use crate::acd::{
-    AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CampaignId, CampaignRouting, Decision, LiveCall,
-    SkillLevel, StateChange, Status, route,
+    AcdError, AgentId, AgentProfile, AgentState, AgentView, Board, CallId, CampaignId, CampaignRouting, Decision,
+    LiveCall, PreviewContact, PreviewOffer, ScreenPop, SkillLevel, StateChange, Status, route, route_preview,
 };
 use crate::auth::TenantId;
 use crate::campaign::CampaignStatus;
 use crate::clock::{local_day_start, next_local_day_start};
 use crate::error::{DomainError, DomainResult};
-use crate::events::{AgentUpdate, CallOffer, EventBus};
+use crate::events::{AgentUpdate, CallOffer, ContactPreview, EventBus};
 use crate::store::Store;
 use crate::store::campaigns::settings_of;
 
@@ -168,11 +169,87 @@ impl Floor {
             if let Decision::Offer(offer) = &decision {
                 let change = StateChange::Reserved { call: offer.call, campaign: offer.campaign };
                 let call_offer = Arc::new(CallOffer { decision: *offer, screen_pop: screen_pop.clone() });
-                self.apply_with(floor, tenant, offer.agent, change, Some(call_offer), now).await?;
+                let attached = Attached { offer: Some(call_offer), preview: None };
+                self.apply_with(floor, tenant, offer.agent, change, attached, now).await?;
             }
             Ok(decision)
         })
         .await
+    }
+
+    /// Reserves the best AVAILABLE agent of the contact's campaign (the ACD's eligibility and
+    /// order) for a preview of it, in one step like [`Floor::offer`]; the agent's subscribers get
+    /// the preview with `screen_pop`. `None` when no eligible agent is free.
+    pub async fn offer_preview(
+        &self,
+        tenant: &TenantId,
+        contact: &PreviewContact,
+        screen_pop: &ScreenPop,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<PreviewOffer>> {
+        self.with_board(tenant, now, async |floor| {
+            let Some(offer) = route_preview(&floor.board, contact, now)? else { return Ok(None) };
+            let change = StateChange::Preview { contact: offer.contact, campaign: offer.campaign };
+            let preview = ContactPreview { decision: offer, screen_pop: screen_pop.clone(), expires_at };
+            let attached = Attached { offer: None, preview: Some(Arc::new(preview)) };
+            self.apply_with(floor, tenant, offer.agent, change, attached, now).await?;
+            Ok(Some(offer))
+        })
+        .await
+    }
+
+    /// The agent previewing `contact` and its campaign, if one is.
+    pub async fn previewer(
+        &self,
+        tenant: &TenantId,
+        contact: i64,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<(AgentId, CampaignId)>> {
+        self.with_board(tenant, now, async |floor| {
+            Ok(floor.board.agents(now).find_map(|view| match view.status {
+                Status::Previewing { contact: previewed, campaign } if previewed == contact => {
+                    Some((view.agent, campaign))
+                }
+                _ => None,
+            }))
+        })
+        .await
+    }
+
+    /// Moves an agent's preview of `contact` to the call just placed for it (still RESERVED, now
+    /// for that call, so its answer connects to this agent). `CONFLICT` when the agent no longer
+    /// previews that contact (it paused, or the preview was withdrawn).
+    pub async fn dial_preview(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        contact: i64,
+        call: CallId,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        self.with_board(tenant, now, async |floor| {
+            let Some(campaign) = previewed_campaign(floor, agent, contact, now) else {
+                return Err(DomainError::conflict("the agent no longer previews this contact"));
+            };
+            self.apply(floor, tenant, agent, StateChange::Reserved { call, campaign }, now).await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends an agent's preview of `contact` without a dial (skipped, timed out, withdrawn): the
+    /// agent is AVAILABLE again. An agent not previewing that contact is left as it is; returns
+    /// whether it was.
+    pub async fn end_preview(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        contact: i64,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool> {
+        let previewing = |status: &Status| matches!(status, Status::Previewing { contact: c, .. } if *c == contact);
+        self.free_if(tenant, agent, previewing, now).await
     }
 
     /// The agents who serve a campaign, as they are now (for its pacing).
@@ -188,7 +265,7 @@ impl Floor {
             }
             for transition in floor.board.expire_wrap_ups(now) {
                 self.store.agents().set_state(tenant, transition.agent.0, transition.to, None, now).await?;
-                self.publish(floor, tenant, transition.agent, None, now);
+                self.publish(floor, tenant, transition.agent, Attached::default(), now);
             }
             Ok(())
         })
@@ -198,14 +275,49 @@ impl Floor {
     /// Ends an agent's wrap-up of `call` (its disposition is in): AVAILABLE again. An agent not
     /// wrapping up that call (the timeout already ended it, or it went away) is left as it is.
     pub async fn end_wrap_up(&self, tenant: &TenantId, agent: i64, call: i64, now: DateTime<Utc>) -> DomainResult<()> {
+        let wrapping = |status: &Status| matches!(status, Status::WrapUp { call: c, .. } if c.0 == call);
+        self.free_if(tenant, AgentId(agent), wrapping, now).await.map(drop)
+    }
+
+    /// Frees an agent still RESERVED for `call` (a preview's call that reached nobody); an agent
+    /// that moved on is left as it is.
+    pub async fn release(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        call: CallId,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
+        let reserved = |status: &Status| matches!(status, Status::Reserved { call: c, .. } if *c == call);
+        self.free_if(tenant, agent, reserved, now).await.map(drop)
+    }
+
+    /// Makes the agent AVAILABLE when its status is what `is` asks for; returns whether it was.
+    async fn free_if(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        is: impl Fn(&Status) -> bool,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool> {
         self.with_board(tenant, now, async |floor| {
-            let status = floor.board.agent(AgentId(agent), now).map(|view| view.status);
-            if matches!(status, Some(Status::WrapUp { call: wrapping, .. }) if wrapping.0 == call) {
-                self.apply(floor, tenant, AgentId(agent), StateChange::Available, now).await?;
+            if !floor.board.agent(agent, now).is_some_and(|view| is(&view.status)) {
+                return Ok(false);
             }
-            Ok(())
+            self.apply(floor, tenant, agent, StateChange::Available, now).await?;
+            Ok(true)
         })
         .await
+    }
+
+    /// One agent's live view; `None` for an id the board does not hold.
+    pub async fn agent(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<AgentView>> {
+        self.with_board(tenant, now, async |floor| Ok(floor.board.agent(agent, now))).await
     }
 
     /// Applies a change on the board (the state machine decides), records it on the agent row,
@@ -218,17 +330,17 @@ impl Floor {
         change: StateChange,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
-        self.apply_with(floor, tenant, agent, change, None, now).await
+        self.apply_with(floor, tenant, agent, change, Attached::default(), now).await
     }
 
-    /// [`Floor::apply`] with the offer that the change carries to the agent's subscribers.
+    /// [`Floor::apply`] with the offer or preview that the change carries to the agent's subscribers.
     async fn apply_with(
         &self,
         floor: &mut TenantFloor,
         tenant: &TenantId,
         agent: AgentId,
         change: StateChange,
-        offer: Option<Arc<CallOffer>>,
+        attached: Attached,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
         let reason = match &change {
@@ -237,25 +349,19 @@ impl Floor {
         };
         let transition = floor.board.set_state(agent, change, now)?;
         let row = self.store.agents().set_state(tenant, agent.0, transition.to, reason.as_deref(), now).await?;
-        self.publish(floor, tenant, agent, offer, now);
+        self.publish(floor, tenant, agent, attached, now);
         Ok(row)
     }
 
-    fn publish(
-        &self,
-        floor: &TenantFloor,
-        tenant: &TenantId,
-        agent: AgentId,
-        offer: Option<Arc<CallOffer>>,
-        now: DateTime<Utc>,
-    ) {
+    fn publish(&self, floor: &TenantFloor, tenant: &TenantId, agent: AgentId, attached: Attached, now: DateTime<Utc>) {
         if let Some(view) = floor.board.agent(agent, now) {
             self.bus.publish_agent(AgentUpdate {
                 tenant: tenant.clone(),
                 status: view.status,
                 since: view.since,
                 agent,
-                offer,
+                offer: attached.offer,
+                preview: attached.preview,
             });
         }
     }
@@ -308,6 +414,21 @@ impl Floor {
             tracing::warn!(tenant = tenant.as_str(), %error, "the ACD board will reload from the database");
             *self.slot(tenant).lock().await = None;
         }
+    }
+}
+
+/// What a change carries to the agent's subscribers besides the new state.
+#[derive(Default)]
+struct Attached {
+    offer: Option<Arc<CallOffer>>,
+    preview: Option<Arc<ContactPreview>>,
+}
+
+/// The campaign of the agent's preview of `contact`, when it previews that contact.
+fn previewed_campaign(floor: &TenantFloor, agent: AgentId, contact: i64, now: DateTime<Utc>) -> Option<CampaignId> {
+    match floor.board.agent(agent, now)?.status {
+        Status::Previewing { contact: previewed, campaign } if previewed == contact => Some(campaign),
+        _ => None,
     }
 }
 

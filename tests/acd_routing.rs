@@ -4,7 +4,8 @@
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use outdial::acd::{
     AcdError, AgentId, AgentProfile, AgentState, Board, CallId, CampaignId, CampaignRouting, Decision, LiveCall, Offer,
-    RoutingMethod, SkillLevel, StateChange, Strategy, WaitingCalls, route, route_by_scan,
+    PreviewContact, RoutingMethod, SkillLevel, StateChange, Strategy, WaitingCalls, route, route_by_scan,
+    route_preview,
 };
 use proptest::prelude::*;
 use proptest::strategy::Strategy as _;
@@ -285,6 +286,31 @@ fn a_reserved_agent_is_not_offered_again_and_a_rejected_change_keeps_it_routable
     // The offer is not taken: agent 1 is free again and first in line again.
     set(&mut board, 1, StateChange::Available, 101);
     assert_eq!(offered(route(&board, &call(3, SALES, 101), at(101))).agent, AgentId(1));
+}
+
+#[test]
+fn a_preview_goes_to_the_agent_a_live_answer_would_get_and_holds_it_until_dialed() {
+    let seats = [seat(1, 30, 1, 300, 3), seat(2, 10, 4, 900, 4), seat(3, 20, 0, 0, 5)];
+    for strategy in Strategy::ALL {
+        let mut board = board_of(strategy, &seats);
+        let contact = PreviewContact { id: 42, campaign: SALES, language: None, region: None };
+        let live = offered(route(&board, &call(1, SALES, 400), at(400)));
+        let preview = route_preview(&board, &contact, at(400)).expect("campaign").expect("an agent is free");
+        assert_eq!((preview.agent, preview.match_score), (live.agent, live.match_score), "{strategy:?}");
+        assert_eq!((preview.contact, preview.routing_method), (42, live.routing_method));
+        set(&mut board, preview.agent.0, StateChange::Preview { contact: 42, campaign: SALES }, 400);
+        // A previewing agent takes no live answer and no second preview.
+        assert_ne!(offered(route(&board, &call(2, SALES, 400), at(400))).agent, preview.agent);
+        assert_ne!(route_preview(&board, &contact, at(400)).unwrap().map(|p| p.agent), Some(preview.agent));
+        // Dialed, then connected: the reservation moves to the call.
+        set(&mut board, preview.agent.0, StateChange::Reserved { call: CallId(9), campaign: SALES }, 401);
+        set(&mut board, preview.agent.0, StateChange::OnCall { call: CallId(9) }, 410);
+    }
+    let board = board_of(Strategy::LongestIdle, &[]);
+    let nobody = PreviewContact { id: 1, campaign: SALES, language: None, region: None };
+    assert_eq!(route_preview(&board, &nobody, at(0)), Ok(None));
+    let unknown = PreviewContact { campaign: SUPPORT, ..nobody };
+    assert_eq!(route_preview(&board, &unknown, at(0)), Err(AcdError::UnknownCampaign(SUPPORT)));
 }
 
 #[test]

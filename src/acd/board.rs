@@ -125,7 +125,7 @@ impl Board {
 
     /// Applies a state change at `now`: the state machine decides, the index follows.
     pub fn set_state(&mut self, id: AgentId, change: StateChange, now: DateTime<Utc>) -> Result<Transition, AcdError> {
-        if let StateChange::Reserved { campaign, .. } = change
+        if let StateChange::Reserved { campaign, .. } | StateChange::Preview { campaign, .. } = change
             && !self.campaigns.contains_key(&campaign)
         {
             return Err(AcdError::UnknownCampaign(campaign));

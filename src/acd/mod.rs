@@ -14,6 +14,10 @@
 //! 3. On `Wait` it puts the call in [`WaitingCalls`]; whenever an agent becomes AVAILABLE it
 //!    asks `waiting.next_for(&board, agent, now)` before anything else, and on every timer
 //!    tick `waiting.expire(now)` hands back the calls to abandon.
+//!
+//! Preview mode reserves before any dial: `route_preview(&board, &contact, now)` picks the agent
+//! by the same eligibility and order, the shell reserves it with `StateChange::Preview`, and a
+//! dial turns the reservation into `StateChange::Reserved` for the new call.
 
 mod board;
 mod eligibility;
@@ -33,7 +37,7 @@ pub use queue::WaitingCalls;
 pub use score::MatchScore;
 pub use screen_pop::{ContactCard, PreviousAttempt, ScreenPop, ScreenPopSource};
 pub use state::{AgentState, StateChange, Status, Transition};
-pub use strategy::{RoutingMethod, Strategy, route, route_by_scan};
+pub use strategy::{RoutingMethod, Strategy, route, route_by_scan, route_preview};
 
 /// An agent's primary key in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -81,6 +85,28 @@ pub enum Decision {
 #[serde(rename_all = "camelCase")]
 pub struct Offer {
     pub call: CallId,
+    pub campaign: CampaignId,
+    pub agent: AgentId,
+    pub match_score: MatchScore,
+    pub routing_method: RoutingMethod,
+}
+
+/// A hopper contact of a preview campaign that needs an agent to look at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewContact {
+    /// The contact's primary key.
+    pub id: i64,
+    pub campaign: CampaignId,
+    /// As on [`LiveCall`]: the contact's language and region.
+    pub language: Option<String>,
+    pub region: Option<String>,
+}
+
+/// A contact reserved to an agent for preview, and why this agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewOffer {
+    pub contact: i64,
     pub campaign: CampaignId,
     pub agent: AgentId,
     pub match_score: MatchScore,

@@ -53,7 +53,8 @@ pub struct ScreenPopSource {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ScreenPop {
-    pub call: CallId,
+    /// `None` on a preview: the agent sees the contact before any call exists.
+    pub call: Option<CallId>,
     pub campaign: CampaignId,
     pub contact: ContactCard,
     /// The script with the contact's fields filled in; unknown placeholders stay as written.
@@ -65,6 +66,15 @@ pub struct ScreenPop {
 
 impl ScreenPop {
     pub fn prepare(call: CallId, campaign: CampaignId, source: ScreenPopSource) -> Self {
+        Self::prepare_for(Some(call), campaign, source)
+    }
+
+    /// The screen pop of a preview: the same data, before the contact is dialed.
+    pub fn preview(campaign: CampaignId, source: ScreenPopSource) -> Self {
+        Self::prepare_for(None, campaign, source)
+    }
+
+    fn prepare_for(call: Option<CallId>, campaign: CampaignId, source: ScreenPopSource) -> Self {
         let mut attempts = source.attempts;
         attempts.sort_by(|a, b| b.at.cmp(&a.at).then(b.call.cmp(&a.call)));
         attempts.truncate(ATTEMPTS_SHOWN);

@@ -78,6 +78,12 @@ pub enum Status {
         call: CallId,
         campaign: CampaignId,
     },
+    /// RESERVED for a preview: a contact of `campaign` is offered to the agent, who dials or
+    /// skips it; no call exists yet. Dialing it turns this into `Reserved` with the new call.
+    Previewing {
+        contact: i64,
+        campaign: CampaignId,
+    },
     OnCall {
         call: CallId,
         campaign: CampaignId,
@@ -98,7 +104,7 @@ impl Status {
         match self {
             Status::Offline => AgentState::Offline,
             Status::Available => AgentState::Available,
-            Status::Reserved { .. } => AgentState::Reserved,
+            Status::Reserved { .. } | Status::Previewing { .. } => AgentState::Reserved,
             Status::OnCall { .. } => AgentState::OnCall,
             Status::WrapUp { .. } => AgentState::WrapUp,
             Status::Paused { .. } => AgentState::Paused,
@@ -108,11 +114,14 @@ impl Status {
 
 /// What the shell asks for. `OnCall` names the call so a late or stray bridge event for
 /// another call is refused; `WrapUp` takes its call and campaign from the current call.
+/// `Preview` reserves an AVAILABLE agent for a contact; `Reserved` from a preview of the same
+/// campaign is the preview being dialed (the one RESERVED -> RESERVED change allowed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StateChange {
     Offline,
     Available,
     Reserved { call: CallId, campaign: CampaignId },
+    Preview { contact: i64, campaign: CampaignId },
     OnCall { call: CallId },
     WrapUp,
     Paused { reason: Option<String> },
@@ -123,7 +132,7 @@ impl StateChange {
         match self {
             StateChange::Offline => AgentState::Offline,
             StateChange::Available => AgentState::Available,
-            StateChange::Reserved { .. } => AgentState::Reserved,
+            StateChange::Reserved { .. } | StateChange::Preview { .. } => AgentState::Reserved,
             StateChange::OnCall { .. } => AgentState::OnCall,
             StateChange::WrapUp => AgentState::WrapUp,
             StateChange::Paused { .. } => AgentState::Paused,
@@ -228,7 +237,11 @@ impl AgentClock {
     ) -> Result<Transition, AcdError> {
         let from = self.state();
         let to = change.target();
-        if !from.allows(to) {
+        let dials_preview = matches!(
+            (&self.status, &change),
+            (Status::Previewing { campaign: previewed, .. }, StateChange::Reserved { campaign, .. }) if previewed == campaign
+        );
+        if !from.allows(to) && !dials_preview {
             return Err(AcdError::InvalidTransition { agent, from, to });
         }
         let status = self.next_status(agent, change, wrap_up_timeout, now)?;
@@ -263,6 +276,7 @@ impl AgentClock {
             StateChange::Offline => Status::Offline,
             StateChange::Available => Status::Available,
             StateChange::Reserved { call, campaign } => Status::Reserved { call, campaign },
+            StateChange::Preview { contact, campaign } => Status::Previewing { contact, campaign },
             StateChange::OnCall { call } => match self.status {
                 Status::Reserved { call: reserved, campaign } if reserved == call => Status::OnCall { call, campaign },
                 _ => return Err(AcdError::NotReservedFor { agent, call }),
@@ -411,6 +425,35 @@ mod tests {
         assert_eq!(clock.calls_today(), 1);
         assert_eq!(clock.talk_today(), TimeDelta::seconds(60));
         assert_eq!(clock.status(), &Status::WrapUp { call: CALL, campaign: CAMPAIGN, until: Some(at(102)) });
+    }
+
+    #[test]
+    fn a_dialed_preview_becomes_a_reservation_for_its_call_and_connects() {
+        let mut clock = clock_in(AgentState::Available);
+        let preview = StateChange::Preview { contact: 5, campaign: CAMPAIGN };
+        clock.apply(AGENT, preview.clone(), None, at(10)).expect("preview");
+        assert_eq!(clock.status(), &Status::Previewing { contact: 5, campaign: CAMPAIGN });
+        assert_eq!(clock.state(), AgentState::Reserved);
+        // Another campaign's call, a second preview or a connect without a call are refused.
+        let other = StateChange::Reserved { call: CALL, campaign: CampaignId(4) };
+        assert!(clock.apply(AGENT, other, None, at(11)).is_err());
+        assert!(clock.apply(AGENT, preview, None, at(11)).is_err());
+        assert!(clock.apply(AGENT, StateChange::OnCall { call: CALL }, None, at(11)).is_err());
+        let t = clock.apply(AGENT, change_to(AgentState::Reserved), None, at(12)).expect("dialed");
+        assert_eq!((t.from, t.to), (AgentState::Reserved, AgentState::Reserved));
+        // Once dialed it is an ordinary reservation: no second dial of the same reservation.
+        assert!(clock.apply(AGENT, change_to(AgentState::Reserved), None, at(13)).is_err());
+        clock.apply(AGENT, StateChange::OnCall { call: CALL }, None, at(20)).expect("connect");
+        assert_eq!(clock.status(), &Status::OnCall { call: CALL, campaign: CAMPAIGN });
+    }
+
+    #[test]
+    fn a_skipped_preview_frees_the_agent_in_its_place() {
+        let mut clock = clock_in(AgentState::Available);
+        let idle_since = clock.idle_since();
+        clock.apply(AGENT, StateChange::Preview { contact: 5, campaign: CAMPAIGN }, None, at(20)).expect("preview");
+        clock.apply(AGENT, StateChange::Available, None, at(25)).expect("skip");
+        assert_eq!(clock.idle_since(), idle_since);
     }
 
     #[test]

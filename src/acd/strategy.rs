@@ -17,7 +17,7 @@ use super::board::{AgentEntry, Board, CampaignEntry};
 use super::eligibility::Wanted;
 use super::score::{FIT_WEIGHT, Fit, IDLE_WEIGHT, MatchScore, SKILL_WEIGHT, idle_points, match_score};
 use super::state::{AgentClock, AgentState};
-use super::{AcdError, AgentId, Decision, LiveCall, Offer};
+use super::{AcdError, AgentId, Decision, LiveCall, Offer, PreviewContact, PreviewOffer};
 
 /// A campaign's routing strategy (GraphQL `RoutingStrategy`; stored by the same names).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, async_graphql::Enum)]
@@ -118,10 +118,14 @@ pub(super) struct Wants {
 
 impl Wants {
     pub(super) fn of(call: &LiveCall, campaign: &CampaignEntry, board: &Board) -> Self {
+        Wants::of_contact(call.language.as_deref(), call.region.as_deref(), campaign, board)
+    }
+
+    fn of_contact(language: Option<&str>, region: Option<&str>, campaign: &CampaignEntry, board: &Board) -> Self {
         let vocabulary = board.vocabulary();
         Wants {
-            language: Wanted::resolve(call.language.as_deref(), campaign.needs.language, &vocabulary.languages),
-            region: Wanted::resolve(call.region.as_deref(), campaign.needs.region, &vocabulary.regions),
+            language: Wanted::resolve(language, campaign.needs.language, &vocabulary.languages),
+            region: Wanted::resolve(region, campaign.needs.region, &vocabulary.regions),
         }
     }
 
@@ -145,19 +149,39 @@ pub fn route(board: &Board, call: &LiveCall, now: DateTime<Utc>) -> Result<Decis
     if now >= call.deadline {
         return Ok(Decision::Abandon);
     }
-    let wants = Wants::of(call, campaign, board);
-    let Some(available) = campaign.available_speaking(wants.language) else {
-        return Ok(Decision::Wait);
-    };
-    let strategy = campaign.routing.strategy;
-    let chosen = match strategy {
+    let chosen = choose(board, campaign, Wants::of(call, campaign, board), now);
+    Ok(decision(call, campaign.routing.strategy, chosen))
+}
+
+/// Picks the agent to reserve for a preview of `contact`: the same eligibility and order as a
+/// live answer of the campaign gets, without a deadline (nobody is on the line yet). `None` when
+/// no eligible agent is AVAILABLE.
+pub fn route_preview(
+    board: &Board,
+    contact: &PreviewContact,
+    now: DateTime<Utc>,
+) -> Result<Option<PreviewOffer>, AcdError> {
+    let campaign = board.campaign_entry(contact.campaign)?;
+    let wants = Wants::of_contact(contact.language.as_deref(), contact.region.as_deref(), campaign, board);
+    Ok(choose(board, campaign, wants, now).map(|(agent, match_score)| PreviewOffer {
+        contact: contact.id,
+        campaign: contact.campaign,
+        agent,
+        match_score,
+        routing_method: campaign.routing.strategy.into(),
+    }))
+}
+
+/// The best AVAILABLE agent of `campaign`'s index for `wants`, by the campaign's strategy.
+fn choose(board: &Board, campaign: &CampaignEntry, wants: Wants, now: DateTime<Utc>) -> Option<(AgentId, MatchScore)> {
+    let available = campaign.available_speaking(wants.language)?;
+    match campaign.routing.strategy {
         Strategy::BestMatch => best_match(board, available, wants, now),
         _ => available.first().and_then(|key| {
             let agent = board.agent_entry(key.agent)?;
             Some((key.agent, wants.score(agent, key.skill_points, now)?))
         }),
-    };
-    Ok(decision(call, strategy, chosen))
+    }
 }
 
 /// The same decision as [`route`] by a plain scan over every agent on the board, without

@@ -2,11 +2,13 @@
 //! they became due, each passed by the compliance gate for "now" when it was queued (audited as
 //! `HOPPER`). A contact the gate refuses leaves the hopper until its next safe time, or for good
 //! when time cannot lift the refusal. Entries older than [`FRESH_FOR`] are dropped unused: the
-//! dial path checks the gate again at the dial instant either way.
+//! dial path checks the gate again at the dial instant either way. In preview mode a contact
+//! leaves the hopper for an agent's screen and comes back when the agent skips it or the offer
+//! lapses (its gate check keeps its age).
 
 use chrono::{DateTime, TimeDelta, Utc};
 use entity::{campaign, contact};
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 
 use super::scheduler::Shared;
 use crate::auth::TenantId;
@@ -36,6 +38,8 @@ pub fn retry_after_refusal(verdict: &Verdict, now: DateTime<Utc>) -> Option<Date
 #[derive(Default)]
 pub struct Hopper {
     queue: VecDeque<(contact::Model, DateTime<Utc>)>,
+    /// Contacts lent to agents' screens (preview), not to be read again until they come back.
+    lent: HashSet<i64>,
 }
 
 impl Hopper {
@@ -51,17 +55,49 @@ impl Hopper {
     pub fn take(&mut self, count: usize, now: DateTime<Utc>) -> Vec<contact::Model> {
         let mut taken = Vec::with_capacity(count.min(self.queue.len()));
         while taken.len() < count {
-            let Some((contact, checked_at)) = self.queue.pop_front() else { break };
-            if now - checked_at <= FRESH_FOR {
-                taken.push(contact);
-            }
+            let Some((contact, _)) = self.take_one(now) else { break };
+            taken.push(contact);
         }
         taken
     }
 
+    /// The next fresh contact with when the gate passed it; stale entries are dropped on the way.
+    pub fn take_one(&mut self, now: DateTime<Utc>) -> Option<(contact::Model, DateTime<Utc>)> {
+        while let Some((contact, checked_at)) = self.queue.pop_front() {
+            if now - checked_at <= FRESH_FOR {
+                return Some((contact, checked_at));
+            }
+        }
+        None
+    }
+
+    /// The next fresh contact for an agent's screen; it stays the hopper's until it is put back
+    /// or [`settled`](Hopper::settled).
+    pub fn lend(&mut self, now: DateTime<Utc>) -> Option<(contact::Model, DateTime<Utc>)> {
+        let (contact, checked_at) = self.take_one(now)?;
+        self.lent.insert(contact.id);
+        Some((contact, checked_at))
+    }
+
+    /// A lent contact was dialed or refused: the hopper forgets it.
+    pub fn settled(&mut self, contact: i64) {
+        self.lent.remove(&contact);
+    }
+
+    /// Puts a contact taken with [`Hopper::take_one`] or lent back: first in line when it was not
+    /// used (no agent was free), last when an agent passed on it.
+    pub fn put_back(&mut self, contact: contact::Model, checked_at: DateTime<Utc>, first: bool) {
+        self.lent.remove(&contact.id);
+        if first {
+            self.queue.push_front((contact, checked_at));
+        } else {
+            self.queue.push_back((contact, checked_at));
+        }
+    }
+
     /// Reads due contacts of the campaign's lists (up to `wanted` more than it holds), checks
-    /// them with the gate for `now` and queues those it passes; the refused are deferred. Returns
-    /// how many contacts were due.
+    /// them with the gate for `now` and queues those it passes; the refused are deferred. Contacts
+    /// it holds or lent are not read again. Returns how many contacts were due.
     pub async fn refill(
         &mut self,
         shared: &Shared,
@@ -72,7 +108,7 @@ impl Hopper {
         now: DateTime<Utc>,
     ) -> DomainResult<usize> {
         let (store, gate) = (&shared.store, &shared.gate);
-        let held: Vec<i64> = self.queue.iter().map(|(c, _)| c.id).collect();
+        let held: Vec<i64> = self.queue.iter().map(|(c, _)| c.id).chain(self.lent.iter().copied()).collect();
         let limit = (wanted as u64).clamp(1, REFILL_BATCH);
         let due = store.contacts().due(tenant, lists, campaign.max_attempts, now, &held, limit).await?;
         if due.is_empty() {

@@ -5,3 +5,5 @@ pub mod pacing;
 pub(crate) mod runner;
 pub mod scheduler;
 pub mod sim;
+
+pub use runner::PreviewChoice;

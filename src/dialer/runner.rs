@@ -8,6 +8,13 @@
 //! (`store::calls::create_dialed`), and only then is the carrier asked. Carrier commands run in
 //! their own tasks and report back, so a slow carrier never stalls routing.
 //!
+//! Preview mode dials nothing by itself: each AVAILABLE agent of the campaign (the ACD's choice
+//! and order) is reserved and shown the next hopper contact (`Floor::offer_preview`). The agent
+//! dials it (the same dial path, with the agent already reserved for the call, so the answer is
+//! bridged to that agent with no routing race) or skips it; a skip, a lapsed offer, the agent
+//! leaving, or the campaign pausing puts the contact back in the hopper, not dialed and with no
+//! attempt counted, and frees the agent.
+//!
 //! A paused campaign starts no new call and lets the calls in flight finish; the task ends when
 //! the campaign is no longer running and nothing is in flight.
 
@@ -16,7 +23,7 @@ use entity::{campaign, contact};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 use super::hopper::{Hopper, retry_after_refusal};
@@ -26,12 +33,13 @@ use super::pacing::{
 };
 use super::scheduler::Shared;
 use crate::acd::{
-    AgentId, CallId, CampaignId, ContactCard, Decision, LiveCall, PreviousAttempt, ScreenPop, ScreenPopSource,
-    StateChange, Status,
+    AgentId, CallId, CampaignId, ContactCard, Decision, LiveCall, PreviewContact, PreviousAttempt, ScreenPop,
+    ScreenPopSource, StateChange, Status,
 };
 use crate::auth::TenantId;
 use crate::campaign::{CampaignSettings, CampaignStatus, LifecycleAction};
 use crate::clock::local_day_start;
+use crate::compliance::verdict::Verdict;
 use crate::crm::hub::SCREEN_POP_TIMEOUT;
 use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
@@ -67,6 +75,32 @@ pub enum Message {
     CommandFailed { call: i64, error: CarrierError },
     /// The CRM's record of the person called, found while the call rang.
     CrmRecord { call: i64, record: serde_json::Value },
+    /// An agent's choice on its preview of `contact`; the answer is the call placed, if any.
+    Preview { agent: AgentId, contact: i64, choice: PreviewChoice, reply: oneshot::Sender<DomainResult<Option<i64>>> },
+}
+
+/// What an agent does with the contact it previews.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreviewChoice {
+    Dial,
+    Skip { reason: Option<String> },
+}
+
+/// A contact on an agent's screen, not dialed yet.
+struct Preview {
+    contact: contact::Model,
+    /// When the hopper's gate check passed it (the hopper's freshness rule goes on counting).
+    checked_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+}
+
+/// What the dial path did with one contact.
+enum Placed {
+    Dialed(i64),
+    /// The gate refused it at the dial instant; it is deferred like the hopper defers.
+    Refused(Box<Verdict>),
+    /// Not dialed for another reason (an attempt already placed, the agent gone).
+    Skipped(DomainError),
 }
 
 /// Where one of the campaign's calls is, as this task follows it.
@@ -107,6 +141,8 @@ struct Flight {
     screen_pop: Option<ScreenPop>,
     /// The CRM record for the screen pop, when the CRM answered in time.
     crm_record: Option<serde_json::Value>,
+    /// The agent reserved for this call before it was dialed (preview): its answer goes there.
+    agent: Option<AgentId>,
 }
 
 impl Flight {
@@ -132,6 +168,8 @@ pub struct Runner {
     abandonment: AbandonmentSoFar,
     /// Agents in WRAP_UP after one of this campaign's calls, since when.
     wrapping: HashMap<AgentId, DateTime<Utc>>,
+    /// Contacts on agents' screens (preview mode), by agent.
+    previews: HashMap<AgentId, Preview>,
     refreshed_at: DateTime<Utc>,
     inbox_tx: mpsc::Sender<Message>,
 }
@@ -160,6 +198,7 @@ impl Runner {
             recent_dials: VecDeque::new(),
             abandonment: AbandonmentSoFar::default(),
             wrapping: HashMap::new(),
+            previews: HashMap::new(),
             refreshed_at: now - REFRESH_EVERY,
             campaign,
             shared,
@@ -216,7 +255,13 @@ impl Runner {
             self.refresh(now).await?;
         }
         self.route_waiting(now).await;
-        if self.running() {
+        let previewing = self.running() && self.settings.dialer_mode == DialerMode::Preview;
+        if !previewing && !self.previews.is_empty() {
+            self.withdraw_previews(now).await;
+        }
+        if previewing {
+            self.offer_previews(now).await?;
+        } else if self.running() {
             self.pace(now).await?;
         }
         Ok(())
@@ -308,30 +353,162 @@ impl Runner {
         let snapshot = self.snapshot(now).await?;
         let decision = decide(&self.estimator, &snapshot, self.secs(now));
         let wanted = decision.calls_to_start.min(MAX_DIALS_PER_STEP) as usize;
-        if wanted == 0 {
+        if wanted == 0 || !self.has_caller_id(now).await? {
             return Ok(());
         }
-        if self.caller_id.is_none() {
-            // Calls must show a number the called party can call back (16 CFR 310.4(a)(8)).
-            let reason = "no caller ID: set the campaign's callerId or the tenant's default caller ID";
-            self.campaign = self
-                .shared
-                .store
-                .campaigns()
-                .apply_action(&self.tenant, self.campaign.id, LifecycleAction::Pause, None, Some(reason), now)
-                .await?;
-            tracing::warn!(campaign = self.campaign.id, "campaign paused: {reason}");
+        if self.hopper.len() < wanted * 2 && !self.refill(wanted * 4, now).await? {
             return Ok(());
-        }
-        if self.hopper.len() < wanted * 2 {
-            let due =
-                self.hopper.refill(&self.shared, &self.tenant, &self.campaign, &self.lists, wanted * 4, now).await?;
-            if self.hopper.is_empty() && due == 0 && self.calls.is_empty() {
-                return self.complete_if_exhausted(now).await;
-            }
         }
         let contacts = self.hopper.take(wanted, now);
         self.dial(contacts, now).await
+    }
+
+    /// Whether calls can show a number the called party can call back (16 CFR 310.4(a)(8));
+    /// without one the campaign is paused with the reason.
+    async fn has_caller_id(&mut self, now: DateTime<Utc>) -> DomainResult<bool> {
+        if self.caller_id.is_some() {
+            return Ok(true);
+        }
+        let reason = "no caller ID: set the campaign's callerId or the tenant's default caller ID";
+        self.campaign = self
+            .shared
+            .store
+            .campaigns()
+            .apply_action(&self.tenant, self.campaign.id, LifecycleAction::Pause, None, Some(reason), now)
+            .await?;
+        tracing::warn!(campaign = self.campaign.id, "campaign paused: {reason}");
+        Ok(false)
+    }
+
+    /// Tops the hopper up by `wanted`; `false` when nothing is left to queue (the campaign is
+    /// completed when none of its contacts has a call to come).
+    async fn refill(&mut self, wanted: usize, now: DateTime<Utc>) -> DomainResult<bool> {
+        let due = self.hopper.refill(&self.shared, &self.tenant, &self.campaign, &self.lists, wanted, now).await?;
+        if self.hopper.is_empty() && due == 0 && self.calls.is_empty() && self.previews.is_empty() {
+            self.complete_if_exhausted(now).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Preview mode: ends the previews whose time is up, then shows each AVAILABLE agent of the
+    /// campaign the next hopper contact (the floor reserves the agent the ACD picks).
+    async fn offer_previews(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        let lapsed: Vec<AgentId> =
+            self.previews.iter().filter(|(_, p)| p.expires_at <= now).map(|(agent, _)| *agent).collect();
+        for agent in lapsed {
+            tracing::info!(campaign = self.campaign.id, agent = agent.0, "preview not taken in time");
+            self.end_preview(agent, now).await;
+        }
+        let serving = self.shared.floor.serving(&self.tenant, self.campaign.id, now).await?;
+        let free = serving.iter().filter(|view| view.status == Status::Available).count();
+        if free == 0 || !self.has_caller_id(now).await? {
+            return Ok(());
+        }
+        if self.hopper.len() < free && !self.refill(free * 2, now).await? {
+            return Ok(());
+        }
+        for _ in 0..free {
+            let Some((contact, checked_at)) = self.hopper.lend(now) else { break };
+            let wanted = PreviewContact {
+                id: contact.id,
+                campaign: CampaignId(self.campaign.id),
+                language: None,
+                region: contact.state.clone(),
+            };
+            let screen_pop = self.preview_screen_pop(&contact).await;
+            let expires_at = now + self.shared.settings.preview_timeout;
+            let offered = self.shared.floor.offer_preview(&self.tenant, &wanted, &screen_pop, expires_at, now).await;
+            match offered {
+                Ok(Some(offer)) => {
+                    self.previews.insert(offer.agent, Preview { contact, checked_at, expires_at });
+                }
+                Ok(None) => {
+                    self.hopper.put_back(contact, checked_at, true);
+                    break;
+                }
+                Err(error) => {
+                    self.hopper.put_back(contact, checked_at, true);
+                    return Err(error);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// What the agent sees on a preview: the contact, the script, the earlier attempts. The CRM
+    /// record is not waited for here (the campaign's task must not stall on a slow CRM).
+    async fn preview_screen_pop(&self, contact: &contact::Model) -> ScreenPop {
+        let earlier = self.shared.store.calls().of_contact(&self.tenant, contact.id, 10).await;
+        let attempts = earlier.unwrap_or_default().into_iter().map(previous_attempt).collect();
+        let source = ScreenPopSource {
+            contact: card(contact),
+            script: self.settings.script.clone(),
+            attempts,
+            crm_record: None,
+        };
+        ScreenPop::preview(CampaignId(self.campaign.id), source)
+    }
+
+    /// Ends an agent's preview without a dial: the contact goes back to the hopper (last in
+    /// line), the agent is AVAILABLE again if it still previews it.
+    async fn end_preview(&mut self, agent: AgentId, now: DateTime<Utc>) {
+        let Some(preview) = self.previews.remove(&agent) else { return };
+        self.free_previewer(agent, preview.contact.id, now).await;
+        self.hopper.put_back(preview.contact, preview.checked_at, false);
+    }
+
+    /// Every outstanding preview ends (the campaign paused, completed or left preview mode).
+    async fn withdraw_previews(&mut self, now: DateTime<Utc>) {
+        let agents: Vec<AgentId> = self.previews.keys().copied().collect();
+        for agent in agents {
+            self.end_preview(agent, now).await;
+        }
+    }
+
+    /// An agent's dial or skip of its preview.
+    async fn preview_chosen(
+        &mut self,
+        agent: AgentId,
+        contact: i64,
+        choice: PreviewChoice,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Option<i64>> {
+        if self.previews.get(&agent).is_none_or(|p| p.contact.id != contact) {
+            return Err(DomainError::NotFound("preview"));
+        }
+        if let PreviewChoice::Skip { reason } = choice {
+            tracing::info!(campaign = self.campaign.id, agent = agent.0, contact, ?reason, "preview skipped");
+            self.end_preview(agent, now).await;
+            return Ok(None);
+        }
+        let Some(preview) = self.previews.remove(&agent) else { return Err(DomainError::NotFound("preview")) };
+        self.hopper.settled(contact);
+        let placed = match self.place(vec![(preview.contact, Some(agent))], now).await {
+            Ok(mut placed) => placed.pop().unwrap_or(Placed::Skipped(DomainError::NotFound("preview"))),
+            Err(error) => Placed::Skipped(error),
+        };
+        let error = match placed {
+            Placed::Dialed(call) => return Ok(Some(call)),
+            Placed::Refused(verdict) => {
+                let reasons: Vec<&str> = verdict.codes().iter().map(|code| code.as_str()).collect();
+                let next = verdict.next_safe_call_time.map_or_else(|| "never".to_owned(), |at| at.to_rfc3339());
+                DomainError::conflict(format!(
+                    "the compliance gate refused this contact at the dial instant ({}): not dialed; next safe call time: {next}",
+                    reasons.join(", ")
+                ))
+            }
+            Placed::Skipped(error) => error,
+        };
+        self.free_previewer(agent, contact, now).await;
+        Err(error)
+    }
+
+    /// Frees an agent from its preview of `contact` (if it still has it).
+    async fn free_previewer(&self, agent: AgentId, contact: i64, now: DateTime<Utc>) {
+        if let Err(error) = self.shared.floor.end_preview(&self.tenant, agent, contact, now).await {
+            tracing::warn!(agent = agent.0, %error, "could not free an agent from its preview");
+        }
     }
 
     /// Completes the campaign when none of its contacts has a call to come.
@@ -366,7 +543,7 @@ impl Runner {
                 let activity = match view.status {
                     Status::Offline => return None,
                     Status::Available => AgentActivity::Available,
-                    Status::Reserved { .. } => AgentActivity::Reserved,
+                    Status::Reserved { .. } | Status::Previewing { .. } => AgentActivity::Reserved,
                     Status::OnCall { .. } => AgentActivity::OnCall,
                     Status::WrapUp { .. } => AgentActivity::WrapUp,
                     Status::Paused { .. } => AgentActivity::Paused,
@@ -410,23 +587,38 @@ impl Runner {
         })
     }
 
-    /// The dial path: gate at the dial instant, call row with its audit, then the carrier.
+    /// Dials contacts the pacer asked for.
     async fn dial(&mut self, contacts: Vec<contact::Model>, now: DateTime<Utc>) -> DomainResult<()> {
-        if contacts.is_empty() || self.settings.dialer_mode == DialerMode::Preview {
-            return Ok(());
+        self.place(contacts.into_iter().map(|contact| (contact, None)).collect(), now).await.map(drop)
+    }
+
+    /// The dial path, the only one: gate at the dial instant, call row with its audit, then the
+    /// carrier. A contact that comes with an agent (a preview) moves that agent's reservation to
+    /// the new call before the carrier is asked; refused contacts are deferred.
+    async fn place(
+        &mut self,
+        contacts: Vec<(contact::Model, Option<AgentId>)>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<Placed>> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
         }
-        let Some(from) = self.caller_id.clone() else { return Ok(()) };
+        let Some(from) = self.caller_id.clone() else {
+            return Err(DomainError::conflict("the campaign has no caller ID to dial with"));
+        };
         let shared = self.shared.clone();
         let judgement = shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?;
-        let numbers: Vec<String> = contacts.iter().map(|c| c.phone_number.clone()).collect();
+        let numbers: Vec<String> = contacts.iter().map(|(c, _)| c.phone_number.clone()).collect();
         let verdicts =
             shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
         let mut refused = Vec::new();
+        let mut placed = Vec::with_capacity(contacts.len());
         let (tenant, campaign) = (self.tenant.as_str(), self.campaign.id);
-        for (contact, verdict) in contacts.into_iter().zip(verdicts) {
+        for ((contact, agent), verdict) in contacts.into_iter().zip(verdicts) {
             if !verdict.safe_to_call {
                 shared.telemetry.dial_refused(tenant, campaign);
                 refused.push((contact.id, retry_after_refusal(&verdict, now)));
+                placed.push(Placed::Refused(Box::new(verdict)));
                 continue;
             }
             let new = NewCall {
@@ -441,10 +633,21 @@ impl Runner {
                 Ok(row) => row,
                 Err(DomainError::Conflict(message)) => {
                     tracing::warn!(contact = contact.id, "not dialed: {message}");
+                    placed.push(Placed::Skipped(DomainError::Conflict(message)));
                     continue;
                 }
                 Err(other) => return Err(other),
             };
+            if let Some(agent) = agent
+                && let Err(error) =
+                    shared.floor.dial_preview(&self.tenant, agent, contact.id, CallId(row.id), now).await
+            {
+                // The agent left between its choice and the dial: nobody would take the answer.
+                tracing::warn!(call = row.id, agent = agent.0, %error, "preview not dialed: its agent is gone");
+                shared.store.calls().fail(&self.tenant, row.id, now).await?;
+                placed.push(Placed::Skipped(error));
+                continue;
+            }
             self.recent_dials.push_back(now);
             shared.telemetry.dial_placed(tenant, campaign);
             let mut request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), from.clone());
@@ -464,10 +667,13 @@ impl Runner {
                     resolved: false,
                     screen_pop: None,
                     crm_record: None,
+                    agent,
                 },
             );
+            placed.push(Placed::Dialed(row.id));
         }
-        shared.store.contacts().defer(&self.tenant, &refused).await
+        shared.store.contacts().defer(&self.tenant, &refused).await?;
+        Ok(placed)
     }
 
     /// Places the call in its own task, preparing the screen pop meanwhile; the CRM lookup runs
@@ -495,18 +701,8 @@ impl Runner {
             let calls = shared.store.calls();
             let (result, earlier) =
                 tokio::join!(shared.carrier.dial(request), calls.of_contact(&tenant, contact_id, 11));
-            let attempts = earlier
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|c| c.id != call)
-                .map(|c| PreviousAttempt {
-                    call: CallId(c.id),
-                    at: c.dialed_at,
-                    outcome: c.disposition.or(c.outcome).unwrap_or_else(|| c.state.clone()),
-                    agent: c.agent_id.map(AgentId),
-                    notes: c.notes,
-                })
-                .collect();
+            let attempts =
+                earlier.unwrap_or_default().into_iter().filter(|c| c.id != call).map(previous_attempt).collect();
             let screen_pop =
                 Box::new(ScreenPop::prepare(CallId(call), campaign, ScreenPopSource { attempts, ..source }));
             if let Ok(handle) = &result {
@@ -532,7 +728,9 @@ impl Runner {
                     Err(error) => {
                         self.shared.telemetry.carrier_error(self.tenant.as_str(), self.campaign.id);
                         tracing::warn!(call, %error, "the carrier did not place the call");
-                        self.calls.remove(&call);
+                        if let Some(agent) = self.calls.remove(&call).and_then(|f| f.agent) {
+                            self.release(agent, call, now).await;
+                        }
                         if let Err(error) = self.shared.store.calls().fail(&self.tenant, call, now).await {
                             tracing::error!(call, %error, "could not record a failed dial");
                         }
@@ -553,6 +751,10 @@ impl Runner {
                 if let Err(error) = self.on_event(event, now).await {
                     tracing::warn!(campaign = self.campaign.id, %error, "a call event could not be applied");
                 }
+            }
+            Message::Preview { agent, contact, choice, reply } => {
+                let answer = self.preview_chosen(agent, contact, choice, now).await;
+                let _ = reply.send(answer);
             }
         }
     }
@@ -628,14 +830,14 @@ impl Runner {
             CarrierEventKind::HungUp { cause, .. } | CarrierEventKind::Failed { cause, .. } => {
                 let failed = matches!(event.kind, CarrierEventKind::Failed { .. }) || cause == HangupCause::UserBusy;
                 let Some(flight) = self.calls.remove(&call) else { return Ok(()) };
-                self.ended(flight, failed, now).await?;
+                self.ended(call, flight, failed, now).await?;
             }
         }
         Ok(())
     }
 
     /// What the end of a call means for the pacer and the agent who had it.
-    async fn ended(&mut self, flight: Flight, failed: bool, now: DateTime<Utc>) -> DomainResult<()> {
+    async fn ended(&mut self, call: i64, flight: Flight, failed: bool, now: DateTime<Utc>) -> DomainResult<()> {
         let at = self.secs(now);
         let after = (now - flight.dialed_at).to_std().unwrap_or_default();
         if !flight.resolved && flight.answered_at.is_none() {
@@ -658,11 +860,46 @@ impl Runner {
             }
             Stage::Dialing | Stage::Ringing | Stage::Screening | Stage::Ending => {}
         }
+        if let (
+            Some(agent),
+            Stage::Dialing | Stage::Ringing | Stage::Screening | Stage::Waiting { .. } | Stage::Ending,
+        ) = (flight.agent, flight.stage)
+        {
+            // A preview that reached nobody (no answer, busy, a machine): its agent is free again.
+            self.release(agent, call, now).await;
+        }
         Ok(())
     }
 
-    /// Offers a live answer to the best free agent, or lets it wait until its deadline.
+    /// Frees an agent reserved for `call` that never connected; an agent that moved on (paused,
+    /// went offline) is left as it is.
+    async fn release(&self, agent: AgentId, call: i64, now: DateTime<Utc>) {
+        if let Err(error) = self.shared.floor.release(&self.tenant, agent, CallId(call), now).await {
+            tracing::warn!(call, agent = agent.0, %error, "could not free the agent of a preview call");
+        }
+    }
+
+    /// Offers a live answer to the best free agent, or lets it wait until its deadline. A preview's
+    /// answer goes straight to the agent reserved for it, while that agent still is.
     async fn route(&mut self, call: i64, now: DateTime<Utc>) {
+        let reserved = self.calls.get(&call).and_then(|f| f.agent);
+        if let Some(agent) = reserved {
+            match self.shared.floor.agent(&self.tenant, agent, now).await {
+                Ok(Some(view)) if matches!(view.status, Status::Reserved { call: held, .. } if held.0 == call) => {
+                    let Some(flight) = self.calls.get_mut(&call) else { return };
+                    flight.enter(Stage::Offered { agent }, now);
+                    let handle = flight.handle.clone();
+                    self.spawn_bridge(call, agent, handle);
+                    return;
+                }
+                _ => {
+                    tracing::warn!(call, agent = agent.0, "the preview's agent left before the answer; routing it");
+                    if let Some(flight) = self.calls.get_mut(&call) {
+                        flight.agent = None;
+                    }
+                }
+            }
+        }
         let Some(flight) = self.calls.get_mut(&call) else { return };
         let deadline = match flight.stage {
             Stage::Waiting { deadline } => deadline,
@@ -809,6 +1046,9 @@ impl Runner {
         if update.tenant != self.tenant {
             return;
         }
+        if self.previews.contains_key(&update.agent) {
+            self.preview_agent_changed(update.agent).await;
+        }
         if !matches!(update.status, Status::WrapUp { .. })
             && let Some(since) = self.wrapping.remove(&update.agent)
         {
@@ -818,6 +1058,37 @@ impl Runner {
         if matches!(update.status, Status::Available) {
             self.route_waiting(self.shared.clock.now()).await;
         }
+    }
+}
+
+impl Runner {
+    /// An agent with a preview changed state: unless it still previews that contact (the floor
+    /// says; the bus may bring older news), the preview ended elsewhere (the agent paused, went
+    /// offline) and its contact goes back to the hopper.
+    async fn preview_agent_changed(&mut self, agent: AgentId) {
+        let now = self.shared.clock.now();
+        let Some(contact) = self.previews.get(&agent).map(|p| p.contact.id) else { return };
+        let status = match self.shared.floor.agent(&self.tenant, agent, now).await {
+            Ok(view) => view.map(|v| v.status),
+            Err(error) => {
+                tracing::warn!(agent = agent.0, %error, "could not read a previewing agent");
+                return;
+            }
+        };
+        if !matches!(status, Some(Status::Previewing { contact: previewed, .. }) if previewed == contact) {
+            tracing::info!(campaign = self.campaign.id, agent = agent.0, "preview withdrawn: its agent left");
+            self.end_preview(agent, now).await;
+        }
+    }
+}
+
+fn previous_attempt(call: entity::call::Model) -> PreviousAttempt {
+    PreviousAttempt {
+        call: CallId(call.id),
+        at: call.dialed_at,
+        outcome: call.disposition.or(call.outcome).unwrap_or_else(|| call.state.clone()),
+        agent: call.agent_id.map(AgentId),
+        notes: call.notes,
     }
 }
 

@@ -10,11 +10,12 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::runner::{Message, Runner};
+use super::runner::{Message, PreviewChoice, Runner};
+use crate::acd::AgentId;
 use crate::auth::TenantId;
 use crate::campaign::LifecycleAction;
 use crate::clock::SharedClock;
@@ -62,11 +63,19 @@ pub struct DialerSettings {
     /// How long a call may go without news before the carrier is asked about it (ringing calls
     /// get their ring timeout on top, bridged ones ten times this).
     pub quiet_allowed: chrono::TimeDelta,
+    /// How long a preview waits for its agent to dial or skip it before the contact goes back
+    /// to the hopper and the agent is free for the next one.
+    pub preview_timeout: chrono::TimeDelta,
 }
 
 impl Default for DialerSettings {
     fn default() -> Self {
-        DialerSettings { ring_timeout_secs: 25, machine_detection: true, quiet_allowed: chrono::TimeDelta::seconds(30) }
+        DialerSettings {
+            ring_timeout_secs: 25,
+            machine_detection: true,
+            quiet_allowed: chrono::TimeDelta::seconds(30),
+            preview_timeout: chrono::TimeDelta::seconds(60),
+        }
     }
 }
 
@@ -142,6 +151,23 @@ impl Dialer {
             }
         }
         Ok(())
+    }
+
+    /// Hands an agent's choice on its preview of `contact` to the campaign's task and waits for
+    /// its answer: the call placed (dial) or `None` (skip). `NOT_FOUND` when the campaign has no
+    /// task (it stopped meanwhile) or the task holds no such preview.
+    pub async fn preview(
+        &self,
+        campaign: i64,
+        agent: AgentId,
+        contact: i64,
+        choice: PreviewChoice,
+    ) -> DomainResult<Option<i64>> {
+        let gone = || DomainError::NotFound("preview");
+        let runner = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(&campaign).cloned().ok_or_else(gone)?;
+        let (reply, answer) = oneshot::channel();
+        runner.send(Message::Preview { agent, contact, choice, reply }).await.map_err(|_| gone())?;
+        answer.await.map_err(|_| gone())?
     }
 
     /// The simulated carrier's events (and any carrier that reports through its channel).

@@ -11,6 +11,7 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::connection::{IdConnection, connection, page_request, row_id};
 use super::loaders::{AgentCampaignIdsLoader, AgentLoader};
+use super::previews::PreviewOffer;
 use super::session::until_expiry;
 use super::{ApiState, clearable};
 use crate::acd::{AgentState, AgentView, RoutingMethod, SkillLevel, StateChange, Status};
@@ -176,6 +177,7 @@ impl From<&Status> for StatusParts {
             Status::Reserved { call, campaign } | Status::OnCall { call, campaign } => {
                 (Some(call), Some(campaign), None, None)
             }
+            Status::Previewing { campaign, .. } => (None, Some(campaign), None, None),
             Status::WrapUp { call, campaign, until } => (Some(call), Some(campaign), *until, None),
             Status::Paused { reason } => (None, None, None, reason.clone()),
             Status::Offline | Status::Available => (None, None, None, None),
@@ -345,6 +347,9 @@ pub struct AgentEvent {
     campaign_id: Option<ID>,
     /// When the change reserves the agent for an answered call: the offer and its screen pop.
     offer: Option<CallOffer>,
+    /// When the change reserves the agent for a preview (RESERVED, no call yet): the contact
+    /// offered before any dial, with its screen pop.
+    preview: Option<PreviewOffer>,
     /// Events this subscriber missed by falling behind.
     missed: i32,
 }
@@ -419,6 +424,7 @@ impl AgentSubscription {
                         call_id: parts.call,
                         campaign_id: parts.campaign,
                         offer: update.offer.as_deref().map(CallOffer::from),
+                        preview: update.preview.as_deref().map(PreviewOffer::from),
                         missed: 0,
                     })
                 }
@@ -431,6 +437,7 @@ impl AgentSubscription {
                     call_id: None,
                     campaign_id: None,
                     offer: None,
+                    preview: None,
                     missed: i32::try_from(missed).unwrap_or(i32::MAX),
                 }),
             };

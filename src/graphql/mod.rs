@@ -12,6 +12,7 @@ mod crm;
 mod limits;
 mod loaders;
 mod metrics;
+mod previews;
 mod session;
 
 use async_graphql::{Data, Executor, MaybeUndefined, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder};
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use crate::auth::Caller;
 use crate::clock::SharedClock;
 use crate::crm::hub::CrmHub;
+use crate::dialer::scheduler::Dialer;
 use crate::error::DomainError;
 use crate::events::EventBus;
 use crate::floor::Floor;
@@ -49,6 +51,7 @@ pub struct Mutation(
     compliance::ComplianceMutation,
     calls::CallMutation,
     crm::CrmMutation,
+    previews::PreviewMutation,
 );
 
 #[derive(MergedSubscription, Default)]
@@ -72,6 +75,8 @@ pub struct ApiState {
     pub bus: EventBus,
     pub telemetry: Telemetry,
     pub crm: Arc<CrmHub>,
+    /// The campaigns' tasks, for agents' answers to their previews.
+    pub dialer: Arc<Dialer>,
 }
 
 fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
