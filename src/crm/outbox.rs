@@ -72,7 +72,9 @@ pub async fn round(
     let mut claimed = 0;
     for tenant in hub.store().crm().tenants_with_connectors().await? {
         let now = clock.now();
+        let started = std::time::Instant::now();
         let rows = hub.store().crm().claim_due(&tenant, now, now + LEASE, BATCH).await?;
+        let claim_took = started.elapsed();
         claimed += rows.len();
         let owner = &tenant;
         let outcomes: Vec<_> = futures_util::stream::iter(rows)
@@ -88,9 +90,14 @@ pub async fn round(
             .into_iter()
             .map(|(row, result)| settlement(hub, &tenant, &row, result, now, &settings.policy, rng))
             .collect();
+        let delivery_took = started.elapsed() - claim_took;
         // Rows that cannot be settled now stay leased and come due again.
         if let Err(error) = hub.store().crm().settle(&tenant, &settlements, now).await {
             tracing::error!(%tenant, %error, rows = settlements.len(), "CRM deliveries could not be settled");
+        }
+        if !settlements.is_empty() {
+            let settle_took = started.elapsed() - claim_took - delivery_took;
+            tracing::debug!(%tenant, rows = settlements.len(), ?claim_took, ?delivery_took, ?settle_took, "CRM outbox round");
         }
     }
     Ok(claimed)
