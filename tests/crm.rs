@@ -7,7 +7,9 @@
 mod common;
 
 use chrono::TimeDelta;
-use common::fake_crm::{CLIENT_ID, CLIENT_SECRET, HS_TOKEN, REFRESH_TOKEN, hubspot_server, salesforce_server};
+use common::fake_crm::{
+    CLIENT_ID, CLIENT_SECRET, HOOK_SECRET, HS_TOKEN, REFRESH_TOKEN, hubspot_server, salesforce_server, webhook_server,
+};
 use common::floor::{MovableClock, set_up, start, weekday_morning_in_new_york};
 use common::{TestApp, WsEvent, spawn_app_at, spawn_app_on, token, token_with};
 use serde_json::{Value, json};
@@ -241,6 +243,30 @@ crate::backend_tests! {
         assert_eq!(count.data()["retryDeadCrmDeliveries"], 1, "the other dead letter");
         wait_for(&app, &admin, "the retried deliveries", |rows| all_status(rows, 4, "DELIVERED")).await;
         assert_eq!(hs_state.lock().unwrap().calls.len(), 2);
+    }
+
+    async fn a_signed_webhook_crm_gets_the_activity_and_fills_the_screen_pop(backend) {
+        let app = spawn_app_at(backend, |_| {}, real_time()).await;
+        let (hook, base) = webhook_server().await;
+        let admin = token("acme", &["admin"]);
+        let input = json!({"name": "In-house CRM", "settings": {"webhook": {"url": format!("{base}/crm?key=url-k3y"),
+            "secret": HOOK_SECRET, "mapping": {"record": "/data/customer", "id": "/ref", "name": "/full_name",
+            "phone": "/tel", "fields": {"tier": "/tier"}, "activityId": "/result/activity"},
+            "activityTemplate": {"external": {"call": "{{call_id}}"}, "who": "{{who_id}}", "text": "{{disposition}}: {{notes}}"}}}});
+        let answer = app.graphql(Some(&admin), REGISTER, json!({"input": input})).await;
+        let shown = answer.body.to_string();
+        assert_eq!(answer.data()["registerCrmConnector"]["settings"]["host"], "127.0.0.1");
+        assert!(!shown.contains("url-k3y") && !shown.contains(HOOK_SECRET), "{shown}");
+        let calls = talked_calls(&app, &admin, KNOWN_PHONE, 1).await;
+        disposition(&app, &admin, calls[0], "webhook").await;
+        let rows = wait_for(&app, &admin, "the webhook delivery", |rows| all_status(rows, 1, "DELIVERED")).await;
+        assert_eq!(rows[0]["externalId"], "act-1", "the id found at the mapped pointer");
+        let hook = hook.lock().unwrap();
+        assert_eq!(hook.bad_signatures, 0);
+        let activity = &hook.bodies.iter().find(|(action, _)| action == "activities").expect("the activity").1;
+        assert_eq!(activity["external"]["call"], format!("outdial:acme:{}", calls[0]));
+        assert_eq!(activity["who"], "77", "the person found through the mapped lookup");
+        assert_eq!(activity["text"], "sale: webhook");
     }
 
     async fn a_kill_during_delivery_loses_and_duplicates_nothing(backend) {

@@ -3,27 +3,18 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::Json;
-use axum::Router;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::post;
 use common::fake_crm::{
-    CLIENT_ID, CLIENT_SECRET, HS_TOKEN, Hs, HsState, REFRESH_TOKEN, Sf, SfState, hubspot_server, salesforce_server,
-    serve,
+    CLIENT_ID, CLIENT_SECRET, HOOK_SECRET, HS_TOKEN, Hs, HsState, REFRESH_TOKEN, Sf, SfState, hubspot_server,
+    salesforce_server, webhook_server,
 };
 use outdial::crm::hubspot::{HubSpot, HubSpotConfig};
 use outdial::crm::salesforce::{Salesforce, SalesforceConfig};
-use outdial::crm::webhook::{self, Webhook, WebhookConfig};
+use outdial::crm::webhook::{Webhook, WebhookConfig};
 use outdial::crm::{self, CallActivity, CrmConnector, CrmError, ExternalId, FieldChanges};
 use secrecy::SecretString;
-use serde_json::{Value, json};
-
-const HOOK_SECRET: &str = "whsec-GRUE";
+use serde_json::json;
 
 fn activity(call_id: &str, who: Option<&str>) -> CallActivity {
     CallActivity {
@@ -263,47 +254,9 @@ async fn no_error_or_debug_output_contains_a_secret() {
 
 // ---------------------------------------------------------------- webhook
 
-#[derive(Default)]
-struct Hook {
-    bodies: Vec<(String, Value)>,
-    bad_signatures: u32,
-}
-
-async fn hook_handler(
-    State(s): State<Arc<Mutex<Hook>>>,
-    Path(action): Path<String>,
-    h: HeaderMap,
-    body: String,
-) -> Response {
-    let ts = h.get(webhook::TIMESTAMP_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let sig = h.get(webhook::SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let now = chrono::Utc::now().timestamp();
-    let mut s = s.lock().unwrap();
-    if !webhook::verify(HOOK_SECRET.as_bytes(), ts, sig, body.as_bytes(), now, Duration::from_secs(300)) {
-        s.bad_signatures += 1;
-        return StatusCode::UNAUTHORIZED.into_response();
-    }
-    let v: Value = serde_json::from_str(&body).unwrap();
-    s.bodies.push((action.clone(), v.clone()));
-    match action.as_str() {
-        "lookup" if v["phone"] == "+14155551212" => Json(
-            json!({"data": {"customer": {"ref": 77, "full_name": "Ann Lee", "tel": "+14155551212", "tier": "gold"}}}),
-        )
-        .into_response(),
-        "lookup" => StatusCode::NOT_FOUND.into_response(),
-        "activities" => {
-            assert_eq!(h.get("idempotency-key").unwrap(), v["external"]["call"].as_str().unwrap());
-            Json(json!({"result": {"activity": "act-1"}})).into_response()
-        }
-        _ => Json(json!({})).into_response(),
-    }
-}
-
 #[tokio::test]
 async fn webhook_requests_are_signed_and_mapped() {
-    let state: Arc<Mutex<Hook>> = Arc::default();
-    let st = state.clone();
-    let base = serve(move |_| Router::new().route("/crm/{action}", post(hook_handler)).with_state(st)).await;
+    let (state, base) = webhook_server().await;
     let mut cfg = WebhookConfig::new(format!("{base}/crm").parse().unwrap(), SecretString::from(HOOK_SECRET));
     cfg.mapping.record = "/data/customer".into();
     cfg.mapping.id = "/ref".into();
@@ -334,9 +287,7 @@ async fn webhook_requests_are_signed_and_mapped() {
 
 #[tokio::test]
 async fn webhook_with_the_wrong_secret_is_rejected_as_auth() {
-    let state: Arc<Mutex<Hook>> = Arc::default();
-    let st = state.clone();
-    let base = serve(move |_| Router::new().route("/crm/{action}", post(hook_handler)).with_state(st)).await;
+    let (state, base) = webhook_server().await;
     let hook = Webhook::new(WebhookConfig::new(format!("{base}/crm").parse().unwrap(), SecretString::from("nope")));
     assert_eq!(hook.test_credentials().await, Err(CrmError::Auth));
     assert_eq!(state.lock().unwrap().bad_signatures, 1);

@@ -1,4 +1,4 @@
-//! Fake Salesforce and HubSpot servers (axum, port 0) that follow the contracts in
+//! Fake Salesforce, HubSpot and signed-webhook CRM servers (axum, port 0) that follow the contracts in
 //! research/apis.md §3–4, including their failures (expired tokens, limits, outages, slow or
 //! malformed answers). Their state is shared so tests can inspect what arrived and flip failures.
 // The fakes short-circuit with a ready axum `Response` as the error; its size does not matter here.
@@ -20,6 +20,7 @@ pub const CLIENT_ID: &str = "consumer-key";
 pub const CLIENT_SECRET: &str = "sf-client-secret-XYZZY";
 pub const REFRESH_TOKEN: &str = "5Aep861-refresh-PLUGH";
 pub const HS_TOKEN: &str = "pat-na1-SECRET-FROBOZZ";
+pub const HOOK_SECRET: &str = "whsec-GRUE";
 
 /// Serves the router `make` builds (it gets the base URL) on a random port; returns the base URL.
 pub async fn serve(make: impl FnOnce(String) -> Router) -> String {
@@ -379,5 +380,51 @@ pub async fn hubspot_server(configure: impl FnOnce(&mut Hs)) -> (HsState, String
             .with_state(st)
     })
     .await;
+    (state, base)
+}
+
+#[derive(Default)]
+pub struct Hook {
+    pub bodies: Vec<(String, Value)>,
+    pub bad_signatures: u32,
+}
+
+async fn hook_handler(
+    State(s): State<Arc<Mutex<Hook>>>,
+    Path(action): Path<String>,
+    h: HeaderMap,
+    body: String,
+) -> Response {
+    let ts = h.get(outdial::crm::webhook::TIMESTAMP_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let sig = h.get(outdial::crm::webhook::SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let now = chrono::Utc::now().timestamp();
+    let mut s = s.lock().unwrap();
+    if !outdial::crm::webhook::verify(HOOK_SECRET.as_bytes(), ts, sig, body.as_bytes(), now, Duration::from_secs(300)) {
+        s.bad_signatures += 1;
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let v: Value = serde_json::from_str(&body).unwrap();
+    s.bodies.push((action.clone(), v.clone()));
+    match action.as_str() {
+        "lookup" if v["phone"] == "+14155551212" => Json(
+            json!({"data": {"customer": {"ref": 77, "full_name": "Ann Lee", "tel": "+14155551212", "tier": "gold"}}}),
+        )
+        .into_response(),
+        "lookup" => StatusCode::NOT_FOUND.into_response(),
+        "activities" => {
+            assert_eq!(h.get("idempotency-key").unwrap(), v["external"]["call"].as_str().unwrap());
+            Json(json!({"result": {"activity": "act-1"}})).into_response()
+        }
+        _ => Json(json!({})).into_response(),
+    }
+}
+
+/// A CRM behind the signed-webhook connector at `{base}/crm/{action}` (secret [`HOOK_SECRET`]):
+/// it knows Ann Lee (+14155551212, ref 77) under `/data/customer` and answers an activity with
+/// `{"result": {"activity": "act-1"}}`; every verified request is kept.
+pub async fn webhook_server() -> (Arc<Mutex<Hook>>, String) {
+    let state: Arc<Mutex<Hook>> = Arc::default();
+    let st = state.clone();
+    let base = serve(move |_| Router::new().route("/crm/{action}", post(hook_handler)).with_state(st)).await;
     (state, base)
 }
