@@ -16,7 +16,7 @@ use tokio::sync::{Notify, OnceCell};
 
 use super::secrets::{KEY_ENV, SecretBox};
 use super::settings::{CrmKind, Settings};
-use super::{CrmConnector, CrmError, CrmRecord, with_timeout};
+use super::{CrmConnector, CrmError, CrmRecord, find_for_screen_pop, with_timeout};
 use crate::auth::TenantId;
 use crate::error::{DomainError, DomainResult};
 use crate::store::Store;
@@ -119,7 +119,8 @@ impl CrmHub {
     }
 
     fn checked(settings: Settings) -> DomainResult<Settings> {
-        settings.validate().map_err(|e| DomainError::bad_input(e.field, e.to_string()))
+        settings.validate().map_err(|e| DomainError::bad_input(e.field, e.to_string()))?;
+        Ok(settings)
     }
 
     pub async fn register(
@@ -227,7 +228,7 @@ impl CrmHub {
         let connector = connector.clone();
         let phone = e164.to_owned();
         self.records
-            .try_get_with(key, async move { with_timeout(timeout, connector.find_by_phone(&phone)).await })
+            .try_get_with(key, async move { find_for_screen_pop(connector.as_ref(), &phone, timeout).await })
             .await
             .map_err(|e| (*e).clone())
     }

@@ -98,6 +98,11 @@ fn invalid(field: &'static str, message: impl Into<String>) -> Invalid {
 /// An endpoint URL: HTTPS, or plain HTTP to this machine only (local fakes and tests).
 pub fn endpoint(field: &'static str, text: &str) -> Result<Url, Invalid> {
     let url = Url::parse(text.trim()).map_err(|_| invalid(field, "not a valid URL"))?;
+    check_endpoint(field, &url)?;
+    Ok(url)
+}
+
+fn check_endpoint(field: &'static str, url: &Url) -> Result<(), Invalid> {
     let loopback = match url.host() {
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
@@ -105,76 +110,56 @@ pub fn endpoint(field: &'static str, text: &str) -> Result<Url, Invalid> {
         None => false,
     };
     match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if loopback => Ok(url),
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
         _ => Err(invalid(field, "must be an https:// URL")),
     }
 }
 
-fn secret(field: &'static str, value: SecretString) -> Result<SecretString, Invalid> {
+fn check_secret(field: &'static str, value: &SecretString) -> Result<(), Invalid> {
     if value.expose_secret().trim().is_empty() {
         return Err(invalid(field, "must not be empty"));
     }
-    Ok(value)
+    Ok(())
 }
 
 impl Settings {
     /// Checks what a live connector cannot check itself (URLs, empty secrets, ranges).
-    pub fn validate(self) -> Result<Settings, Invalid> {
+    pub fn validate(&self) -> Result<(), Invalid> {
         let millis = self.timeout.as_millis() as u64;
         if !TIMEOUT_MS.contains(&millis) {
             return Err(invalid("timeoutMs", format!("must be {} to {} ms", TIMEOUT_MS.start(), TIMEOUT_MS.end())));
         }
-        let connector = match self.connector {
+        match &self.connector {
             ConnectorSettings::Salesforce {
-                login_url,
-                client_id,
-                client_secret,
-                refresh_token,
-                api_version,
-                task_status,
+                login_url, client_id, client_secret, refresh_token, api_version, ..
             } => {
                 if client_id.trim().is_empty() {
                     return Err(invalid("clientId", "must not be empty"));
                 }
-                let version_ok = api_version.strip_prefix('v').is_some_and(|v| v.parse::<f32>().is_ok());
-                if !version_ok {
+                if api_version.strip_prefix('v').is_none_or(|v| v.parse::<f32>().is_err()) {
                     return Err(invalid("apiVersion", "must look like v62.0"));
                 }
-                ConnectorSettings::Salesforce {
-                    login_url: endpoint("loginUrl", login_url.as_str())?,
-                    client_id: client_id.trim().to_owned(),
-                    client_secret: secret("clientSecret", client_secret)?,
-                    refresh_token: secret("refreshToken", refresh_token)?,
-                    api_version,
-                    task_status,
-                }
+                check_endpoint("loginUrl", login_url)?;
+                check_secret("clientSecret", client_secret)?;
+                check_secret("refreshToken", refresh_token)
             }
-            ConnectorSettings::Hubspot { base_url, token, requests_per_window, dispositions } => {
+            ConnectorSettings::Hubspot { base_url, token, requests_per_window, .. } => {
                 // 250 per 10 s is HubSpot's largest burst allowance (with the API limit pack).
-                if !(1..=250).contains(&requests_per_window) {
+                if !(1..=250).contains(requests_per_window) {
                     return Err(invalid("requestsPerTenSeconds", "must be 1 to 250"));
                 }
-                ConnectorSettings::Hubspot {
-                    base_url: endpoint("baseUrl", base_url.as_str())?,
-                    token: secret("token", token)?,
-                    requests_per_window,
-                    dispositions,
-                }
+                check_endpoint("baseUrl", base_url)?;
+                check_secret("token", token)
             }
-            ConnectorSettings::Webhook { url, secret: key, mapping, activity_template } => {
+            ConnectorSettings::Webhook { url, secret, activity_template, .. } => {
                 if !activity_template.is_object() {
                     return Err(invalid("activityTemplate", "must be a JSON object"));
                 }
-                ConnectorSettings::Webhook {
-                    url: endpoint("url", url.as_str())?,
-                    secret: secret("secret", key)?,
-                    mapping,
-                    activity_template,
-                }
+                check_endpoint("url", url)?;
+                check_secret("secret", secret)
             }
-        };
-        Ok(Settings { timeout: self.timeout, connector })
+        }
     }
 
     pub fn kind(&self) -> CrmKind {

@@ -99,11 +99,11 @@ impl TryFrom<crm_outbox::Model> for CrmDelivery {
     type Error = DomainError;
 
     fn try_from(row: crm_outbox::Model) -> DomainResult<Self> {
-        let status = match row.status.as_str() {
-            "PENDING" => CrmDeliveryStatus::Pending,
-            "DELIVERED" => CrmDeliveryStatus::Delivered,
-            "DEAD" => CrmDeliveryStatus::Dead,
-            other => return Err(anyhow::anyhow!("unknown outbox status {other:?}").into()),
+        let status = match DeliveryStatus::parse(&row.status) {
+            Some(DeliveryStatus::Pending) => CrmDeliveryStatus::Pending,
+            Some(DeliveryStatus::Delivered) => CrmDeliveryStatus::Delivered,
+            Some(DeliveryStatus::Dead) => CrmDeliveryStatus::Dead,
+            None => return Err(anyhow::anyhow!("unknown outbox status {:?}", row.status).into()),
         };
         Ok(CrmDelivery {
             id: ID::from(row.id),
@@ -223,7 +223,7 @@ fn settings(input: CrmSettingsInput, timeout_ms: Option<i32>) -> DomainResult<Se
     let connector = match input {
         CrmSettingsInput::Salesforce(s) => ConnectorSettings::Salesforce {
             login_url: url("loginUrl", s.login_url, SALESFORCE_LOGIN)?,
-            client_id: s.client_id,
+            client_id: s.client_id.trim().to_owned(),
             client_secret: SecretString::from(s.client_secret),
             refresh_token: SecretString::from(s.refresh_token),
             api_version: s.api_version.unwrap_or_else(|| "v62.0".to_owned()),
