@@ -57,6 +57,7 @@ struct Figures {
     crm_deliveries: Family<DeliveryLabels, Counter>,
     websocket_connections: Gauge,
     subscriptions: Gauge,
+    shared_subscriptions: Gauge,
     metrics_feeds: Gauge,
 }
 
@@ -98,6 +99,12 @@ impl Default for Telemetry {
         registry.register("websocket_connections", "GraphQL WebSocket connections open", websocket_connections.clone());
         let subscriptions = Gauge::default();
         registry.register("subscriptions", "GraphQL operations streaming over WebSocket", subscriptions.clone());
+        let shared_subscriptions = Gauge::default();
+        registry.register(
+            "shared_subscriptions",
+            "Shared subscription executions (one per distinct document and access, whatever the subscribers)",
+            shared_subscriptions.clone(),
+        );
         let metrics_feeds = Gauge::default();
         registry.register(
             "campaign_metrics_feeds",
@@ -115,6 +122,7 @@ impl Default for Telemetry {
             crm_deliveries,
             websocket_connections,
             subscriptions,
+            shared_subscriptions,
             metrics_feeds,
         }))
     }
@@ -165,6 +173,11 @@ impl Telemetry {
     /// Counts a streaming GraphQL operation open until the guard drops.
     pub fn subscription_open(&self) -> Open {
         Open::new(self.0.subscriptions.clone())
+    }
+
+    /// Counts a shared subscription's execution running until the guard drops.
+    pub fn shared_subscription_open(&self) -> Open {
+        Open::new(self.0.shared_subscriptions.clone())
     }
 
     /// Counts a campaign's metrics task running until the guard drops.

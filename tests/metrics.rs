@@ -176,8 +176,9 @@ async fn until_dials(ws: &mut common::WsClient, subscription: &str, dials: u64) 
 }
 
 backend_tests! {
-    /// Three subscriptions on two connections follow one feed: all get figures at once and the
-    /// figures after a change; the feed ends when the last of them leaves.
+    /// Three subscriptions on two connections follow one feed and share one execution: all get
+    /// figures at once and the figures after a change; a fourth asking other fields runs on its
+    /// own but follows the same feed. The feed ends when the last of them leaves.
     async fn subscribers_of_a_campaign_share_one_feed(backend) {
         let app = spawn_app(backend).await;
         let admin = token("acme", &["admin"]);
@@ -202,8 +203,20 @@ backend_tests! {
 
         let text = scrape(&app).await;
         assert_eq!(sample(&text, "outdial_campaign_metrics_feeds"), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "outdial_shared_subscriptions"), Some(1.0), "{text}");
         assert_eq!(sample(&text, "outdial_subscriptions"), Some(3.0), "{text}");
         assert_eq!(sample(&text, "outdial_websocket_connections"), Some(2.0), "{text}");
+
+        let mut other = app.websocket(json!({"authorization": format!("Bearer {admin}")})).await;
+        assert!(matches!(other.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+        let fewer = "subscription($c: ID!) { campaignMetrics(campaignId: $c) { totalDials } }";
+        other.subscribe("d", fewer, json!({"c": campaign})).await;
+        let common::WsEvent::Json(first) = other.next().await else { panic!("closed") };
+        assert_eq!(first["payload"]["data"]["campaignMetrics"], json!({"totalDials": 0}), "{first}");
+        let text = scrape(&app).await;
+        assert_eq!(sample(&text, "outdial_shared_subscriptions"), Some(2.0), "{text}");
+        assert_eq!(sample(&text, "outdial_campaign_metrics_feeds"), Some(1.0), "{text}");
+        drop(other);
 
         app.dial("acme", campaign, contact, 1, "+12124567890").await;
         until_dials(&mut connections[0], "a", 1).await;
@@ -224,6 +237,7 @@ backend_tests! {
         loop {
             let text = scrape(&app).await;
             if sample(&text, "outdial_campaign_metrics_feeds") == Some(0.0) {
+                assert_eq!(sample(&text, "outdial_shared_subscriptions"), Some(0.0), "{text}");
                 assert_eq!(sample(&text, "outdial_subscriptions"), Some(0.0), "{text}");
                 assert_eq!(sample(&text, "outdial_websocket_connections"), Some(0.0), "{text}");
                 break;
@@ -306,5 +320,45 @@ backend_tests! {
         assert_eq!(sample(&text, "outdial_answer_to_offer_seconds_bucket{le=\"1.0\"}"), Some(1.0), "{text}");
         assert_eq!(sample(&text, "outdial_answer_to_offer_seconds_bucket{le=\"0.5\"}"), Some(0.0), "{text}");
         assert_eq!(sample(&text, "outdial_carrier_events_stored_total{kind=\"call.answered\"}"), Some(1.0), "{text}");
+    }
+}
+
+backend_tests! {
+    /// Two subscribers share one execution of the same document; the one whose token expires
+    /// gets `complete`, the other goes on receiving figures.
+    async fn a_shared_subscription_ends_at_each_subscribers_own_expiry(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token("acme", &["admin"]);
+        let list = app.create_list(&admin, "List", &["2124567890"]).await;
+        let campaign: i64 = app.create_campaign(&admin, "Spring", &list).await.parse().unwrap();
+        let query = "subscription($c: ID!) { campaignMetrics(campaignId: $c) { totalDials } }";
+        let short = common::token_with("acme", &["admin"], None, 2);
+        let mut connections = Vec::new();
+        for bearer in [&short, &admin] {
+            let mut ws = app.websocket(json!({"authorization": format!("Bearer {bearer}")})).await;
+            assert!(matches!(ws.next().await, common::WsEvent::Json(ack) if ack["type"] == "connection_ack"));
+            ws.subscribe("m", query, json!({"c": campaign})).await;
+            connections.push(ws);
+        }
+        let text = scrape(&app).await;
+        assert_eq!(sample(&text, "outdial_shared_subscriptions"), Some(1.0), "{text}");
+        let started = std::time::Instant::now();
+        loop {
+            match connections[0].next().await {
+                common::WsEvent::Json(m) if m["type"] == "next" => {}
+                common::WsEvent::Json(m) if m["type"] == "complete" => break,
+                other => panic!("unexpected {other:?}"),
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "the stream outlived its token");
+        }
+        // The other subscriber's figures keep coming (once a second) after the first one's end.
+        let ended = std::time::Instant::now();
+        loop {
+            let common::WsEvent::Json(m) = connections[1].next().await else { panic!("closed") };
+            assert_eq!(m["type"], "next", "{m}");
+            if ended.elapsed() > std::time::Duration::from_millis(1500) {
+                break;
+            }
+        }
     }
 }

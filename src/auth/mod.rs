@@ -33,7 +33,7 @@ impl fmt::Display for TenantId {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, async_graphql::Enum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, async_graphql::Enum)]
 pub enum Role {
     Admin,
     Supervisor,

@@ -2,23 +2,23 @@
 //! the rules' abandonment rate over 30 days and today, pace, agents, what is left, and cost.
 //! Computed from the call rows and the agent board at the instant asked.
 //!
-//! Subscribers do not compute anything: the [`MetricsHub`] runs one feed task per (tenant,
-//! campaign) that has subscribers, which computes the figures on a change of the campaign's
-//! calls (coalesced) and at least once a second, and publishes them on a `watch` channel; each
-//! subscriber sends the latest figures (a slow one skips to the newest, nothing piles up). The
-//! task ends when the campaign's last subscriber leaves.
+//! Subscribers do not compute anything: the [`MetricsHub`] runs one feed (`super::feeds`) per
+//! (tenant, campaign) that has subscribers, which computes the figures on a change of the
+//! campaign's calls (coalesced) and at least once a second; each subscriber sends the latest
+//! figures (a slow one skips to the newest, nothing piles up). The feed ends when the
+//! campaign's last subscriber leaves.
 
 use async_graphql::{Context, ID, Object, SimpleObject, Subscription};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures_util::Stream;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::ApiState;
 use super::connection::row_id;
+use super::feeds::{Feed, Feeds, updates};
 use super::session::until_expiry;
 use crate::acd::AgentState;
 use crate::auth::{Access, TenantId, caller};
@@ -157,48 +157,24 @@ impl MetricsQuery {
     }
 }
 
-/// The latest figures of a campaign; `None` until the first computation ends.
-type Latest = Option<Arc<CampaignMetrics>>;
-
 type FeedKey = (TenantId, i64);
 
-/// The feed tasks of the campaigns that have `campaignMetrics` subscribers (one per tenant and
-/// campaign), by the channel each publishes on. Clones share them.
+/// The feed tasks of the campaigns that have `campaignMetrics` subscribers, one per tenant and
+/// campaign.
 #[derive(Clone, Default)]
-pub struct MetricsHub(Arc<Mutex<HashMap<FeedKey, Arc<watch::Sender<Latest>>>>>);
+pub struct MetricsHub(Feeds<FeedKey, Arc<CampaignMetrics>>);
 
 impl MetricsHub {
     /// The campaign's figures as they are computed, starting the campaign's feed task when it
     /// has none. The caller must have checked the campaign belongs to `tenant`.
-    fn follow(&self, api: &ApiState, tenant: &TenantId, campaign: i64) -> watch::Receiver<Latest> {
-        let key = (tenant.clone(), campaign);
-        let mut feeds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = feeds.get(&key) {
-            return sender.subscribe();
-        }
-        let (sender, receiver) = watch::channel(None);
-        let sender = Arc::new(sender);
-        feeds.insert(key.clone(), sender.clone());
-        // Owned by its followers rather than the shutdown token: it ends when the last of them
-        // leaves (their connections close, or their tokens expire).
-        tokio::spawn(feed(self.clone(), api.clone(), key, sender));
-        receiver
-    }
-
-    /// Removes a feed that nobody follows any more; false if someone started following it
-    /// meanwhile (then the feed goes on). Subscribing happens under the same lock.
-    fn retire(&self, key: &FeedKey, sender: &watch::Sender<Latest>) -> bool {
-        let mut feeds = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if sender.receiver_count() > 0 {
-            return false;
-        }
-        feeds.remove(key);
-        true
-    }
-
-    /// Removes a feed that ends while followed: its followers' streams end with it.
-    fn remove(&self, key: &FeedKey) {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(key);
+    fn follow(
+        &self,
+        api: &ApiState,
+        tenant: &TenantId,
+        campaign: i64,
+    ) -> impl Stream<Item = Arc<CampaignMetrics>> + use<> {
+        let api = api.clone();
+        updates(self.0.follow((tenant.clone(), campaign), move |feed| compute(api, feed)))
     }
 }
 
@@ -206,9 +182,9 @@ impl MetricsHub {
 /// and at least every [`EVERY`], until its last follower leaves. A change is computed at once
 /// unless the last computation for a change began less than [`COALESCE`] ago; then at the end
 /// of that gap, once for all the changes in it.
-async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::Sender<Latest>>) {
+async fn compute(api: ApiState, feed: Feed<FeedKey, Arc<CampaignMetrics>>) {
     let _counted = api.telemetry.metrics_feed_open();
-    let (tenant, campaign) = (&key.0, key.1);
+    let (tenant, campaign) = feed.key().clone();
     let mut changes = api.bus.subscribe_calls();
     let mut next = Instant::now();
     // A change not yet reflected, and the earliest a computation for a change may begin.
@@ -217,21 +193,15 @@ async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::S
     loop {
         tokio::select! {
             biased;
-            () = sender.closed() => {
-                if hub.retire(&key, &sender) {
-                    break;
-                }
-            }
+            () = feed.abandoned() => break,
             () = tokio::time::sleep_until(next) => {
                 let now = Instant::now();
                 if std::mem::take(&mut changed) {
                     gap_until = now + COALESCE;
                 }
                 next = now + EVERY;
-                match measure(&api, tenant, campaign, api.clock.now()).await {
-                    Ok(figures) => {
-                        sender.send_replace(Some(Arc::new(figures)));
-                    }
+                match measure(&api, &tenant, campaign, api.clock.now()).await {
+                    Ok(figures) => feed.publish(Arc::new(figures)),
                     // Kept going: the next second may succeed (a busy database), and the
                     // followers keep the figures they have.
                     Err(error) => tracing::warn!(%error, %tenant, campaign, "campaign metrics not computed"),
@@ -239,13 +209,13 @@ async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::S
             }
             change = changes.recv() => {
                 let ours = match change {
-                    Ok(update) => update.tenant == *tenant && update.call.campaign_id == campaign,
+                    Ok(update) => update.tenant == tenant && update.call.campaign_id == campaign,
                     // One of the missed events may have been this campaign's.
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                     Err(broadcast::error::RecvError::Closed) => {
                         // The bus lives as long as the API state this task holds: not expected.
+                        // The feed ends, and its followers' streams with it.
                         tracing::error!(%tenant, campaign, "call events closed; campaign metrics feed ends");
-                        hub.remove(&key);
                         break;
                     }
                 };
@@ -256,21 +226,6 @@ async fn feed(hub: MetricsHub, api: ApiState, key: FeedKey, sender: Arc<watch::S
             }
         }
     }
-}
-
-/// The figures a follower sends: the latest at once (when there are some yet), then each newer.
-fn figures(mut latest: watch::Receiver<Latest>) -> impl Stream<Item = Arc<CampaignMetrics>> {
-    latest.mark_changed();
-    futures_util::stream::unfold(latest, |mut latest| async move {
-        loop {
-            // An error: the feed ended (it never does while followed, but then so does this).
-            latest.changed().await.ok()?;
-            let figures = latest.borrow_and_update().clone();
-            if let Some(figures) = figures {
-                return Some((figures, latest));
-            }
-        }
-    })
 }
 
 #[derive(Default)]
@@ -289,7 +244,7 @@ impl MetricsSubscription {
         let caller = caller(ctx)?;
         let api = ctx.data_unchecked::<ApiState>();
         let campaign = api.store.campaigns().get(&caller.tenant, row_id(&campaign_id, "campaign")?).await?.id;
-        let latest = ctx.data_unchecked::<MetricsHub>().follow(api, &caller.tenant, campaign);
-        Ok(until_expiry(caller, api.clock.now(), figures(latest)))
+        let figures = ctx.data_unchecked::<MetricsHub>().follow(api, &caller.tenant, campaign);
+        Ok(until_expiry(caller, api.clock.now(), figures))
     }
 }

@@ -9,15 +9,18 @@ mod compliance;
 mod connection;
 mod contacts;
 mod crm;
+mod feeds;
 mod limits;
 mod loaders;
 mod metrics;
 mod previews;
 mod session;
+mod shared;
 
 use async_graphql::{Data, Executor, MaybeUndefined, MergedObject, MergedSubscription, Request, Schema, SchemaBuilder};
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
+use std::any::TypeId;
 use std::sync::Arc;
 
 use crate::auth::Caller;
@@ -88,8 +91,11 @@ fn builder() -> SchemaBuilder<Query, Mutation, Subscription> {
 }
 
 pub fn build_schema(state: ApiState) -> Api {
-    let telemetry = state.telemetry.clone();
-    Api(builder().data(state).data(metrics::MetricsHub::default()).finish(), telemetry)
+    Api {
+        telemetry: state.telemetry.clone(),
+        shared: shared::SharedSubscriptions::new(state.clone()),
+        schema: builder().data(state).data(metrics::MetricsHub::default()).finish(),
+    }
 }
 
 /// The SDL, sorted so that `schema.graphql` diffs stay small (`outdial schema` prints it).
@@ -102,9 +108,14 @@ pub fn sdl() -> String {
 /// parsed query (parsed once; the schema reuses it), and every error gets a code. These live
 /// here rather than in schema extensions because any extension sends every field of every
 /// response through async-graphql's slow resolve path. Streams (subscriptions over WebSocket)
-/// are counted while open.
+/// are counted while open; those every subscriber with the same access shares run once
+/// (`shared`).
 #[derive(Clone)]
-pub struct Api(pub OutdialSchema, Telemetry);
+pub struct Api {
+    pub schema: OutdialSchema,
+    telemetry: Telemetry,
+    shared: shared::SharedSubscriptions,
+}
 
 /// Errors from resolvers carry their code; what async-graphql itself reports (a syntax error,
 /// an unknown field, a bad argument type, a limit) is the client's input.
@@ -123,7 +134,7 @@ impl Executor for Api {
         if let Err(error) = limits::check_aliases(&mut request) {
             return ensure_error_codes(async_graphql::Response::from_errors(vec![error]));
         }
-        ensure_error_codes(self.0.execute(request).await)
+        ensure_error_codes(self.schema.execute(request).await)
     }
 
     fn execute_stream(
@@ -135,12 +146,21 @@ impl Executor for Api {
             let refused = ensure_error_codes(async_graphql::Response::from_errors(vec![error]));
             return futures_util::stream::once(async move { refused }).boxed();
         }
-        let open = self.1.subscription_open();
-        self.0
-            .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+        let open = self.telemetry.subscription_open();
+        let caller =
+            session_data.as_deref().and_then(|data| data.get(&TypeId::of::<Caller>())?.downcast_ref::<Caller>());
+        let responses = match caller.and_then(|caller| Some((shared::share_key(&mut request, caller)?, caller))) {
+            Some((key, caller)) => self.shared.subscribe(&self.schema, key, request, caller).boxed(),
+            None => self
+                .schema
+                .execute_stream_with_session_data(request, session_data.unwrap_or_default())
+                .map(ensure_error_codes)
+                .boxed(),
+        };
+        responses
             .map(move |response| {
                 let _counted = &open;
-                ensure_error_codes(response)
+                response
             })
             .boxed()
     }
