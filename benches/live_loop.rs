@@ -45,7 +45,7 @@ use outdial::dialer::scheduler::Shared;
 use outdial::events::CallUpdate;
 use outdial::graphql::ApiState;
 use outdial::store::agents::AgentProfile;
-use outdial::store::calls::{NewCall, Recorded, kind_name};
+use outdial::store::calls::NewCall;
 use outdial::store::compliance::Purpose;
 use outdial::store::contacts::NewContact;
 use outdial::telephony::simulated::{SimulatedCarrier, SimulationConfig};
@@ -562,16 +562,24 @@ async fn dial_path(service: &Service, campaign: &entity::campaign::Model, time_s
         let judgement = shared.gate.judgement(&tenant, now, Some(campaign)).await.expect("judgement");
         let numbers: Vec<String> = contacts.iter().map(|c| c.phone_number.clone()).collect();
         let verdicts = shared.gate.check_with(&judgement, &numbers, Purpose::Dial, now).await.expect("gate");
-        for (contact, verdict) in contacts.into_iter().zip(verdicts) {
-            let new = NewCall {
-                campaign_id: campaign.id,
-                contact_id: contact.id,
-                attempt: contact.attempts + 1,
-                carrier: carrier.name(),
-                from_number: "+12125550150".into(),
-                to_number: contact.phone_number.clone(),
-            };
-            let Ok(row) = shared.store.calls().create_dialed(&tenant, new, &verdict, now).await else { continue };
+        let dials = contacts
+            .iter()
+            .zip(&verdicts)
+            .map(|(contact, verdict)| {
+                let new = NewCall {
+                    campaign_id: campaign.id,
+                    contact_id: contact.id,
+                    attempt: contact.attempts + 1,
+                    carrier: carrier.name(),
+                    from_number: "+12125550150".into(),
+                    to_number: contact.phone_number.clone(),
+                };
+                (new, verdict)
+            })
+            .collect();
+        let rows = shared.store.calls().create_dialed_many(&tenant, dials, now).await.expect("dial step");
+        for (contact, row) in contacts.into_iter().zip(rows) {
+            let Ok(row) = row else { continue };
             let request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), "+12125550150");
             let (shared, tenant) = (shared.clone(), tenant.clone());
             tokio::spawn(async move {
@@ -587,20 +595,22 @@ async fn dial_path(service: &Service, campaign: &entity::campaign::Model, time_s
     intake.abort();
 }
 
-/// The scheduler's event intake without a campaign task to hand events to: each event stored,
-/// then published; a human verdict is bridged at once (no agent, no floor) and a machine hung
-/// up, as the campaign task would, so the campaign's abandonment stays as low as it can.
+/// The scheduler's event intake without a campaign task to hand events to: the events that
+/// arrived together stored in one transaction, then published; a human verdict is bridged at
+/// once (no agent, no floor) and a machine hung up, as the campaign task would, so the
+/// campaign's abandonment stays as low as it can.
 async fn intake(shared: Arc<Shared>) {
     let mut events = shared.carrier.events();
     loop {
         match events.recv().await {
             Ok(event) => {
-                if let Ok(Recorded::New(call)) = shared.store.calls().record_event(&event, shared.clock.now()).await {
-                    let tenant = TenantId::new(call.tenant_id.clone());
-                    let kind = kind_name(&event.kind).to_owned();
-                    shared.bus.publish_call(CallUpdate { tenant, call: *call, kind, occurred_at: event.occurred_at });
+                let mut batch = vec![event];
+                while let Ok(event) = events.try_recv() {
+                    batch.push(event);
                 }
-                if let CarrierEventKind::MachineDetectionEnded { result } = event.kind {
+                let _ = shared.record_all(&batch).await;
+                for event in batch {
+                    let CarrierEventKind::MachineDetectionEnded { result } = event.kind else { continue };
                     let handle = CarrierCallRef {
                         call: event.call.unwrap_or(CallId(0)),
                         call_control_id: event.call_control_id,

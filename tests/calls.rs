@@ -112,3 +112,69 @@ backend_tests! {
         assert_eq!(contact.attempts, 2);
     }
 }
+
+backend_tests! {
+    /// A dial step's writes in one transaction: one answer per dial in order (an unsafe verdict
+    /// and an attempt already dialed are that dial's CONFLICT, the others are written), and
+    /// carrier events that arrived together stored in order, each once.
+    async fn a_step_of_dials_and_a_batch_of_events_are_written_together(backend) {
+        let f = fixture(backend).await;
+        let now = Utc::now();
+        let list = f.store.contact_lists().create(&f.tenant, "More", now).await.unwrap();
+        let rows: Vec<_> = ["2124567891", "2124567892", "2124567893"]
+            .map(|n| Ok(outdial::contact_import::ContactRow { phone_number: n.into(), ..Default::default() }))
+            .into();
+        outdial::contact_import::import(&f.store, &f.tenant, list.id, rows, now, &mut |_| {}).await.unwrap();
+        let page = outdial::store::PageRequest { first: 3, after: None, with_total: false };
+        let contacts = f.store.contacts().list(&f.tenant, list.id, None, page).await.unwrap().items;
+        let new = |contact: &entity::contact::Model| NewCall {
+            campaign_id: f.campaign,
+            contact_id: contact.id,
+            attempt: 1,
+            carrier: "simulated",
+            from_number: "+12125550100".into(),
+            to_number: contact.phone_number.clone(),
+        };
+        let calls = f.store.calls();
+        let earlier = calls.create_dialed(&f.tenant, new(&contacts[2]), &safe(&contacts[2].phone_number), now).await;
+        let earlier = earlier.unwrap();
+        let mut refused = safe(&contacts[1].phone_number);
+        refused.safe_to_call = false;
+        let verdicts = [safe(&contacts[0].phone_number), refused, safe(&contacts[2].phone_number)];
+        let dials = contacts.iter().zip(&verdicts).map(|(c, v)| (new(c), v)).collect();
+        let answers = calls.create_dialed_many(&f.tenant, dials, now).await.unwrap();
+        assert_eq!(answers.len(), 3);
+        let first = answers[0].as_ref().expect("the safe new dial is written");
+        assert_eq!((first.contact_id, first.attempt, first.state.as_str()), (contacts[0].id, 1, "DIALING"));
+        assert!(matches!(&answers[1], Err(DomainError::Conflict(m)) if m.contains("not safe")), "{:?}", answers[1]);
+        assert!(matches!(&answers[2], Err(DomainError::Conflict(m)) if m.contains("already")), "{:?}", answers[2]);
+        let attempts: Vec<i32> = {
+            let mut now = Vec::new();
+            for contact in &contacts {
+                now.push(f.store.contacts().get(&f.tenant, contact.id).await.unwrap().attempts);
+            }
+            now
+        };
+        assert_eq!(attempts, [1, 0, 1], "only the written dials count an attempt");
+
+        let t = |s: i64| now + TimeDelta::seconds(s);
+        let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
+        let batch = [
+            event(first.id, "b1", t(3), CarrierEventKind::Ringing),
+            event(earlier.id, "b2", t(4), CarrierEventKind::Ringing),
+            event(first.id, "b1", t(3), CarrierEventKind::Ringing),
+            event(first.id + 1_000_000, "b3", t(4), CarrierEventKind::Ringing),
+            event(first.id, "b4", t(30), hangup),
+        ];
+        let recorded = calls.record_events(&batch, t(30)).await.unwrap();
+        assert!(matches!(&recorded[0], Ok(Recorded::New(call)) if call.state == "RINGING"), "{:?}", recorded[0]);
+        assert!(matches!(&recorded[1], Ok(Recorded::New(call)) if call.id == earlier.id), "{:?}", recorded[1]);
+        assert_eq!(recorded[2].as_ref().ok(), Some(&Recorded::Duplicate), "the same event id twice in one batch");
+        assert!(matches!(recorded[3], Err(DomainError::NotFound(_))), "{:?}", recorded[3]);
+        // The hang-up saw the ringing stored before it in the same batch: no answer.
+        let Ok(Recorded::New(ended)) = &recorded[4] else { panic!("{:?}", recorded[4]) };
+        assert_eq!((ended.state.as_str(), ended.outcome.as_deref()), ("ENDED", Some("NO_ANSWER")));
+        let kinds: Vec<String> = calls.events(&f.tenant, first.id).await.unwrap().into_iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["call.ringing", "call.hangup"]);
+    }
+}

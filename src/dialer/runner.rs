@@ -4,8 +4,8 @@
 //! budget or abandons it by the rules, and moves agents through ON_CALL and WRAP_UP.
 //!
 //! The dial path: the gate checks the contacts again for the dial instant (`DIAL`), the call
-//! row, its audited verdict and the contact's attempt are written together
-//! (`store::calls::create_dialed`), and only then is the carrier asked. Carrier commands run in
+//! rows, their audited verdicts and the contacts' attempts of a step are written together
+//! (`store::calls::create_dialed_many`), and only then is the carrier asked. Carrier commands run in
 //! their own tasks and report back, so a slow carrier never stalls routing.
 //!
 //! Preview mode dials nothing by itself: each AVAILABLE agent of the campaign (the ACD's choice
@@ -611,9 +611,26 @@ impl Runner {
         let numbers: Vec<String> = contacts.iter().map(|(c, _)| c.phone_number.clone()).collect();
         let verdicts =
             shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
-        let mut refused = Vec::new();
-        let mut placed = Vec::with_capacity(contacts.len());
         let (tenant, campaign) = (self.tenant.as_str(), self.campaign.id);
+        let mut refused = Vec::new();
+        let dials: Vec<(NewCall, &Verdict)> = contacts
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, verdict)| verdict.safe_to_call)
+            .map(|((contact, _), verdict)| {
+                let new = NewCall {
+                    campaign_id: campaign,
+                    contact_id: contact.id,
+                    attempt: contact.attempts + 1,
+                    carrier: shared.carrier.name(),
+                    from_number: from.clone(),
+                    to_number: contact.phone_number.clone(),
+                };
+                (new, verdict)
+            })
+            .collect();
+        let mut rows = shared.store.calls().create_dialed_many(&self.tenant, dials, now).await?.into_iter();
+        let mut placed = Vec::with_capacity(contacts.len());
         for ((contact, agent), verdict) in contacts.into_iter().zip(verdicts) {
             if !verdict.safe_to_call {
                 shared.telemetry.dial_refused(tenant, campaign);
@@ -621,22 +638,14 @@ impl Runner {
                 placed.push(Placed::Refused(Box::new(verdict)));
                 continue;
             }
-            let new = NewCall {
-                campaign_id: self.campaign.id,
-                contact_id: contact.id,
-                attempt: contact.attempts + 1,
-                carrier: shared.carrier.name(),
-                from_number: from.clone(),
-                to_number: contact.phone_number.clone(),
-            };
-            let row = match shared.store.calls().create_dialed(&self.tenant, new, &verdict, now).await {
+            // One answer per safe dial, in order.
+            let row = match rows.next().unwrap_or_else(|| Err(DomainError::conflict("not written"))) {
                 Ok(row) => row,
-                Err(DomainError::Conflict(message)) => {
-                    tracing::warn!(contact = contact.id, "not dialed: {message}");
-                    placed.push(Placed::Skipped(DomainError::Conflict(message)));
+                Err(error) => {
+                    tracing::warn!(contact = contact.id, %error, "not dialed");
+                    placed.push(Placed::Skipped(error));
                     continue;
                 }
-                Err(other) => return Err(other),
             };
             if let Some(agent) = agent
                 && let Err(error) =

@@ -10,7 +10,8 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -34,6 +35,8 @@ use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent, simulated};
 const ADOPT_EVERY: Duration = Duration::from_secs(1);
 /// Messages held for one campaign's task before the event intake waits for it.
 const INBOX: usize = 4_096;
+/// Most carrier events stored in one transaction.
+const INTAKE_BATCH: usize = 256;
 
 /// What every campaign task shares.
 pub struct Shared {
@@ -170,25 +173,59 @@ impl Dialer {
         answer.await.map_err(|_| gone())?
     }
 
-    /// The simulated carrier's events (and any carrier that reports through its channel).
+    /// The simulated carrier's events (and any carrier that reports through its channel): what
+    /// has arrived together (up to [`INTAKE_BATCH`]) is stored in one transaction, then each
+    /// event is published and handed to its campaign's task in order.
     async fn take_carrier_events(self: Arc<Self>, shutdown: CancellationToken) {
         let mut events = self.shared.carrier.events();
+        let mut batch = Vec::with_capacity(INTAKE_BATCH);
         loop {
-            let event = tokio::select! {
+            let first = tokio::select! {
                 event = events.recv() => event,
                 _ = shutdown.cancelled() => return,
             };
-            match event {
-                Ok(event) => {
-                    if let Err(error) = self.accept(event).await {
-                        tracing::error!(%error, "a carrier event could not be stored");
+            match first {
+                Ok(event) => batch.push(event),
+                Err(RecvError::Lagged(missed)) => fell_behind(missed),
+                Err(RecvError::Closed) => return,
+            }
+            while batch.len() < INTAKE_BATCH {
+                match events.try_recv() {
+                    Ok(event) => batch.push(event),
+                    Err(TryRecvError::Lagged(missed)) => fell_behind(missed),
+                    Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                }
+            }
+            if batch.is_empty() {
+                continue;
+            }
+            match self.shared.record_all(&batch).await {
+                Ok(calls) => {
+                    for (event, call) in batch.drain(..).zip(calls) {
+                        if let Some(call) = call {
+                            self.hand_over(call.campaign_id, event).await;
+                        }
                     }
                 }
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::error!(missed, "carrier events were missed: the intake fell behind");
+                // One bad event must not cost the others: each is stored on its own.
+                Err(error) => {
+                    tracing::warn!(%error, events = batch.len(), "carrier events not stored together; one by one");
+                    for event in batch.drain(..) {
+                        if let Err(error) = self.accept(event).await {
+                            tracing::error!(%error, "a carrier event could not be stored");
+                        }
+                    }
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
             }
+        }
+    }
+
+    /// Gives a stored event to its campaign's task. A task that has ended has no call left to
+    /// follow: nothing is lost.
+    async fn hand_over(&self, campaign: i64, event: CarrierEvent) {
+        let runner = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(&campaign).cloned();
+        if let Some(runner) = runner {
+            let _ = runner.send(Message::Event(event)).await;
         }
     }
 
@@ -235,20 +272,45 @@ impl Dialer {
     }
 }
 
+fn fell_behind(missed: u64) {
+    tracing::error!(missed, "carrier events were missed: the intake fell behind");
+}
+
 impl Shared {
     /// Stores a carrier event once, tells the carrier (a call's end frees its channel) and publishes
     /// the call it changed: `None` for a duplicate.
     pub async fn record(&self, event: &CarrierEvent) -> DomainResult<Option<entity::call::Model>> {
-        let call = match self.store.calls().record_event(event, self.clock.now()).await? {
-            Recorded::New(call) => *call,
-            Recorded::Duplicate => return Ok(None),
-        };
+        let recorded = self.store.calls().record_event(event, self.clock.now()).await?;
+        Ok(self.recorded(event, recorded))
+    }
+
+    /// [`Self::record`] for events that arrived together, stored in one transaction: one answer
+    /// per event, `None` for a duplicate or an event of a call that is not ours (dropped, so that
+    /// the carrier does not send it again).
+    pub async fn record_all(&self, events: &[CarrierEvent]) -> DomainResult<Vec<Option<entity::call::Model>>> {
+        let recorded = self.store.calls().record_events(events, self.clock.now()).await?;
+        Ok(events
+            .iter()
+            .zip(recorded)
+            .map(|(event, recorded)| match recorded {
+                Ok(recorded) => self.recorded(event, recorded),
+                Err(_) => {
+                    tracing::warn!(event_id = %event.event_id, "carrier event for an unknown call dropped");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// What follows the storing of an event: the carrier is told and the changed call published.
+    fn recorded(&self, event: &CarrierEvent, recorded: Recorded) -> Option<entity::call::Model> {
+        let Recorded::New(call) = recorded else { return None };
         self.carrier.observe(event);
         let tenant = TenantId::new(call.tenant_id.clone());
         let kind = kind_name(&event.kind).to_owned();
         self.telemetry.event_stored(&kind);
-        self.bus.publish_call(CallUpdate { tenant, call: call.clone(), kind, occurred_at: event.occurred_at });
-        Ok(Some(call))
+        self.bus.publish_call(CallUpdate { tenant, call: (*call).clone(), kind, occurred_at: event.occurred_at });
+        Some(*call)
     }
 }
 
@@ -267,11 +329,7 @@ impl EventSink for Dialer {
             }
             Err(error) => return Err(SinkError(error.to_string())),
         };
-        let runner = self.runners.lock().unwrap_or_else(|p| p.into_inner()).get(&call.campaign_id).cloned();
-        if let Some(runner) = runner {
-            // A task that has ended has no call left to follow: nothing is lost.
-            let _ = runner.send(Message::Event(event)).await;
-        }
+        self.hand_over(call.campaign_id, event).await;
         Ok(Accepted::New)
     }
 }

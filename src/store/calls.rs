@@ -9,11 +9,12 @@ use entity::{call, call_event, campaign, contact};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
-    Set,
+    Set, TryInsertResult,
 };
 use serde_json::json;
+use std::collections::HashMap;
 
-use super::compliance::{self, Purpose, insert_audit};
+use super::compliance::{self, AuditRow, Purpose, insert_audit};
 use super::crm;
 use super::{Page, PageRequest, Store, TenantId, page};
 use crate::compliance::verdict::Verdict;
@@ -131,100 +132,112 @@ impl Calls<'_> {
         verdict: &Verdict,
         now: DateTime<Utc>,
     ) -> DomainResult<call::Model> {
-        if !verdict.safe_to_call {
-            return Err(DomainError::conflict(format!("{} is not safe to call now", verdict.phone_number)));
+        let mut created = self.create_dialed_many(tenant, vec![(new, verdict)], now).await?;
+        created.pop().unwrap_or_else(|| Err(DomainError::conflict("nothing to dial")))
+    }
+
+    /// [`Self::create_dialed`] for a dial step: every call row, its audit record and its
+    /// contact's attempt in one transaction, one answer per dial in order. A dial whose verdict
+    /// is not safe, or whose attempt was already dialed, is that dial's `CONFLICT`; the others
+    /// are written.
+    pub async fn create_dialed_many(
+        &self,
+        tenant: &TenantId,
+        dials: Vec<(NewCall, &Verdict)>,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<DomainResult<call::Model>>> {
+        let safe: Vec<&(NewCall, &Verdict)> = dials.iter().filter(|(_, verdict)| verdict.safe_to_call).collect();
+        let mut created: HashMap<i64, call::Model> = HashMap::new();
+        if !safe.is_empty() {
+            let txn = self.0.write().await?;
+            let rows = safe.iter().map(|(new, _)| call::ActiveModel {
+                tenant_id: Set(tenant.as_str().to_owned()),
+                campaign_id: Set(new.campaign_id),
+                contact_id: Set(new.contact_id),
+                agent_id: Set(None),
+                attempt: Set(new.attempt),
+                carrier: Set(new.carrier.to_owned()),
+                carrier_call_id: Set(None),
+                carrier_session_id: Set(None),
+                from_number: Set(new.from_number.clone()),
+                to_number: Set(new.to_number.clone()),
+                state: Set(CallState::Dialing.as_str().to_owned()),
+                dialed_at: Set(now),
+                answered_at: Set(None),
+                bridged_at: Set(None),
+                ended_at: Set(None),
+                outcome: Set(None),
+                disposition: Set(None),
+                notes: Set(None),
+                callback_at: Set(None),
+                amd_result: Set(None),
+                duration_seconds: Set(None),
+                cost: Set(None),
+                created_at: Set(now),
+                ..Default::default()
+            });
+            // An attempt already dialed is skipped, not an error: the other rows go in.
+            let inserted = call::Entity::insert_many(rows)
+                .on_conflict_do_nothing_on([call::Column::TenantId, call::Column::ContactId, call::Column::Attempt])
+                .exec_with_returning_many(&txn)
+                .await?;
+            if let TryInsertResult::Inserted(rows) = inserted {
+                created = rows.into_iter().map(|row| (row.contact_id, row)).collect();
+            }
+            let audits: Vec<AuditRow> = safe
+                .iter()
+                .filter_map(|(new, verdict)| {
+                    let call = created.get(&new.contact_id)?.id;
+                    Some(AuditRow { verdict, campaign: Some(new.campaign_id), call: Some(call) })
+                })
+                .collect();
+            insert_audit(&txn, tenant, &audits, Purpose::Dial, now, now).await?;
+            contact::Entity::update_many()
+                .col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).add(1))
+                .col_expr(contact::Column::LastAttemptAt, Expr::value(now))
+                .col_expr(contact::Column::Status, Expr::value(super::contacts::DIALING))
+                .filter(contact::Column::TenantId.eq(tenant.as_str()))
+                .filter(contact::Column::Id.is_in(created.keys().copied()))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
         }
-        let txn = self.0.write().await?;
-        let created = call::ActiveModel {
-            tenant_id: Set(tenant.as_str().to_owned()),
-            campaign_id: Set(new.campaign_id),
-            contact_id: Set(new.contact_id),
-            agent_id: Set(None),
-            attempt: Set(new.attempt),
-            carrier: Set(new.carrier.to_owned()),
-            carrier_call_id: Set(None),
-            carrier_session_id: Set(None),
-            from_number: Set(new.from_number),
-            to_number: Set(new.to_number),
-            state: Set(CallState::Dialing.as_str().to_owned()),
-            dialed_at: Set(now),
-            answered_at: Set(None),
-            bridged_at: Set(None),
-            ended_at: Set(None),
-            outcome: Set(None),
-            disposition: Set(None),
-            notes: Set(None),
-            callback_at: Set(None),
-            amd_result: Set(None),
-            duration_seconds: Set(None),
-            cost: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        }
-        .insert(&txn)
-        .await
-        .map_err(|e| match DomainError::from(e) {
-            DomainError::Conflict(_) => DomainError::conflict("this attempt of the contact was already dialed"),
-            other => other,
-        })?;
-        insert_audit(
-            &txn,
-            tenant,
-            std::slice::from_ref(verdict),
-            Purpose::Dial,
-            Some(new.campaign_id),
-            Some(created.id),
-            now,
-            now,
-        )
-        .await?;
-        contact::Entity::update_many()
-            .col_expr(contact::Column::Attempts, Expr::col(contact::Column::Attempts).add(1))
-            .col_expr(contact::Column::LastAttemptAt, Expr::value(now))
-            .col_expr(contact::Column::Status, Expr::value(super::contacts::DIALING))
-            .filter(contact::Column::TenantId.eq(tenant.as_str()))
-            .filter(contact::Column::Id.eq(new.contact_id))
-            .exec(&txn)
-            .await?;
-        txn.commit().await?;
-        Ok(created)
+        Ok(dials
+            .into_iter()
+            .map(|(new, verdict)| {
+                if !verdict.safe_to_call {
+                    return Err(DomainError::conflict(format!("{} is not safe to call now", verdict.phone_number)));
+                }
+                created
+                    .remove(&new.contact_id)
+                    .ok_or_else(|| DomainError::conflict("this attempt of the contact was already dialed"))
+            })
+            .collect())
     }
 
     /// Stores a carrier event once (by its event id) and applies it to its call when it moves
     /// the call forward; an event that arrives late (ringing after the answer) is kept but
     /// changes nothing. Events of calls that are not ours are `NOT_FOUND`.
     pub async fn record_event(&self, event: &CarrierEvent, now: DateTime<Utc>) -> DomainResult<Recorded> {
-        let call_id = event.call.ok_or(DomainError::NotFound("call"))?.0;
+        let mut recorded = self.record_events(std::slice::from_ref(event), now).await?;
+        recorded.pop().unwrap_or(Err(DomainError::NotFound("call")))
+    }
+
+    /// [`Self::record_event`] for the events that arrived together, in one transaction and in
+    /// their order (a later event sees what an earlier one did to its call): one answer per
+    /// event. A database failure fails them all (nothing is stored).
+    pub async fn record_events(
+        &self,
+        events: &[CarrierEvent],
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<DomainResult<Recorded>>> {
         let txn = self.0.write().await?;
-        let current = call::Entity::find_by_id(call_id).one(&txn).await?.ok_or(DomainError::NotFound("call"))?;
-        let stored = call_event::ActiveModel {
-            tenant_id: Set(current.tenant_id.clone()),
-            call_id: Set(call_id),
-            carrier_event_id: Set(event.event_id.clone()),
-            kind: Set(kind_name(&event.kind).to_owned()),
-            payload: Set(json!(event)),
-            occurred_at: Set(event.occurred_at),
-            received_at: Set(now),
-            ..Default::default()
-        };
-        match call_event::Entity::insert(stored).exec_without_returning(&txn).await.map_err(DomainError::from) {
-            Ok(_) => {}
-            Err(DomainError::Conflict(_)) => return Ok(Recorded::Duplicate),
-            Err(other) => return Err(other),
+        let mut recorded = Vec::with_capacity(events.len());
+        for event in events {
+            recorded.push(record(&txn, event, now).await?.ok_or(DomainError::NotFound("call")));
         }
-        let updated = match advance(&current, event) {
-            Some(change) => {
-                let updated = change.update(&txn).await?;
-                if updated.ended_at.is_some() && current.ended_at.is_none() {
-                    settle(&txn, updated, now).await?
-                } else {
-                    updated
-                }
-            }
-            None => current,
-        };
         txn.commit().await?;
-        Ok(Recorded::New(Box::new(updated)))
+        Ok(recorded)
     }
 
     /// Ends a call the carrier never placed or that a restart left behind (`FAILED`), settled as
@@ -588,6 +601,48 @@ fn advance(current: &call::Model, event: &CarrierEvent) -> Option<call::ActiveMo
         _ => return None,
     }
     Some(row)
+}
+
+/// Stores one carrier event in `txn` unless its id was stored before, and applies it to its call;
+/// `None`, with nothing written, when the event is not of one of our calls.
+async fn record(
+    txn: &impl ConnectionTrait,
+    event: &CarrierEvent,
+    now: DateTime<Utc>,
+) -> DomainResult<Option<Recorded>> {
+    let Some(call_id) = event.call.map(|call| call.0) else { return Ok(None) };
+    let Some(current) = call::Entity::find_by_id(call_id).one(txn).await? else { return Ok(None) };
+    let stored = call_event::ActiveModel {
+        tenant_id: Set(current.tenant_id.clone()),
+        call_id: Set(call_id),
+        carrier_event_id: Set(event.event_id.clone()),
+        kind: Set(kind_name(&event.kind).to_owned()),
+        payload: Set(json!(event)),
+        occurred_at: Set(event.occurred_at),
+        received_at: Set(now),
+        ..Default::default()
+    };
+    // A duplicate is skipped by the database rather than failing the statement, which would
+    // abort a PostgreSQL transaction holding other events.
+    let inserted = call_event::Entity::insert(stored)
+        .on_conflict_do_nothing_on([call_event::Column::CarrierEventId])
+        .exec_without_returning(txn)
+        .await?;
+    if !matches!(inserted, TryInsertResult::Inserted(rows) if rows > 0) {
+        return Ok(Some(Recorded::Duplicate));
+    }
+    let updated = match advance(&current, event) {
+        Some(change) => {
+            let updated = change.update(txn).await?;
+            if updated.ended_at.is_some() && current.ended_at.is_none() {
+                settle(txn, updated, now).await?
+            } else {
+                updated
+            }
+        }
+        None => current,
+    };
+    Ok(Some(Recorded::New(Box::new(updated))))
 }
 
 /// What the end of a call does, in the transaction that ended it: its cost (connected minutes

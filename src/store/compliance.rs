@@ -364,7 +364,8 @@ impl ComplianceRecords<'_> {
         }
         let txn = self.0.write().await?;
         tenants::ensure(&txn, tenant, now).await?;
-        insert_audit(&txn, tenant, verdicts, purpose, campaign, None, at, now).await?;
+        let rows: Vec<AuditRow> = verdicts.iter().map(|verdict| AuditRow { verdict, campaign, call: None }).collect();
+        insert_audit(&txn, tenant, &rows, purpose, at, now).await?;
         txn.commit().await?;
         Ok(())
     }
@@ -414,18 +415,23 @@ pub(super) async fn add_dnc_in(
 /// Appends verdicts to the audit inside the caller's transaction (the dial path writes the
 /// call and its verdict together).
 #[allow(clippy::too_many_arguments)]
+/// One audit record to write: a verdict, and the campaign and call it was given for.
+pub(super) struct AuditRow<'a> {
+    pub verdict: &'a Verdict,
+    pub campaign: Option<i64>,
+    pub call: Option<i64>,
+}
+
 pub(super) async fn insert_audit(
     db: &impl ConnectionTrait,
     tenant: &TenantId,
-    verdicts: &[Verdict],
+    rows: &[AuditRow<'_>],
     purpose: Purpose,
-    campaign: Option<i64>,
-    call: Option<i64>,
     at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> DomainResult<()> {
-    for chunk in verdicts.chunks(BATCH) {
-        let rows = chunk.iter().map(|verdict| compliance_decision::ActiveModel {
+    for chunk in rows.chunks(BATCH) {
+        let rows = chunk.iter().map(|&AuditRow { verdict, campaign, call }| compliance_decision::ActiveModel {
             tenant_id: Set(tenant.as_str().to_owned()),
             phone_number: Set(verdict.phone_number.clone()),
             campaign_id: Set(campaign),
