@@ -36,7 +36,7 @@ const ADOPT_EVERY: Duration = Duration::from_secs(1);
 /// Messages held for one campaign's task before the event intake waits for it.
 const INBOX: usize = 4_096;
 /// Most carrier events stored in one transaction.
-const INTAKE_BATCH: usize = 256;
+const INTAKE_BATCH: usize = 16;
 
 /// What every campaign task shares.
 pub struct Shared {
