@@ -625,6 +625,7 @@ struct ExactRisk {
 impl ExactRisk {
     fn new(f: &Forecast<'_>) -> Self {
         let shift = f.free_sure as i64 - f.live_sure as i64;
+        // Cut COUNT_SDS above the mean, plus a few counts so a nearly certain sum keeps room.
         let cap = |mean: f64, var: f64, events: usize| {
             ((mean + COUNT_SDS * var.sqrt() + 4.0).ceil().max(0.0) as usize).min(events)
         };
