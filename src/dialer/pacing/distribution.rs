@@ -1,5 +1,6 @@
 //! Probability distributions the pacing estimator fits: the standard normal CDF and its
-//! inverse, and lognormal durations fitted online from decayed log-moments.
+//! inverse, lognormal durations fitted online from decayed log-moments, and the exact
+//! distribution of a count of independent events (Poisson-binomial) for small-count risk.
 //! Pure arithmetic; no clock, no randomness.
 
 /// Standard normal cumulative distribution function.
@@ -159,6 +160,84 @@ impl LogMoments {
     }
 }
 
+/// Chance below which an event is ignored and above `1 - CERTAIN` taken as sure.
+const CERTAIN: f64 = 1e-12;
+
+/// The exact distribution of a count of independent events with chances `p_i` (a
+/// Poisson-binomial), kept up to `cap`: the mass at `cap` or above is lumped into the
+/// last cell, which leaves `P(count >= m)` exact for every `m <= cap`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Counts {
+    /// `pmf[j]` = P(count = j) for `j < cap`, and P(count >= cap) in the last cell.
+    pmf: Vec<f64>,
+    cap: usize,
+}
+
+impl Counts {
+    /// No events yet: the count is 0 for sure.
+    pub fn new(cap: usize) -> Self {
+        let mut pmf = Vec::with_capacity(cap + 1);
+        pmf.push(1.0);
+        Counts { pmf, cap }
+    }
+
+    /// Add one event that happens with chance `p`.
+    pub fn add(&mut self, p: f64) {
+        if p <= CERTAIN || self.cap == 0 {
+            return;
+        }
+        let p = p.min(1.0);
+        let q = 1.0 - p;
+        let len = self.pmf.len();
+        if len <= self.cap {
+            self.pmf.push(0.0);
+        }
+        let last = self.pmf.len() - 1;
+        // The lumped cell keeps its mass when an event happens.
+        let top = if len > self.cap { self.pmf[last] + self.pmf[last - 1] * p } else { self.pmf[last - 1] * p };
+        for j in (1..last).rev() {
+            self.pmf[j] = self.pmf[j] * q + self.pmf[j - 1] * p;
+        }
+        self.pmf[0] *= q;
+        if last > 0 {
+            self.pmf[last] = top;
+        }
+    }
+
+    /// P(count = j) for `j` below the cap.
+    pub fn pmf(&self) -> &[f64] {
+        &self.pmf
+    }
+
+    /// P(count >= m) (exact for `m <= cap`; 0 above the cap).
+    pub fn at_least(&self, m: usize) -> f64 {
+        if m == 0 {
+            return 1.0;
+        }
+        self.pmf.get(m..).map_or(0.0, |tail| tail.iter().sum::<f64>().min(1.0))
+    }
+}
+
+/// P(count = j) for independent events with chances `ps`, by enumerating every outcome
+/// (the reference the exact counts are tested against).
+#[cfg(test)]
+pub(crate) fn enumerate_counts(ps: &[f64]) -> Vec<f64> {
+    let mut pmf = vec![0.0; ps.len() + 1];
+    for outcome in 0u32..(1 << ps.len()) {
+        let (mut prob, mut count) = (1.0, 0);
+        for (i, p) in ps.iter().enumerate() {
+            if outcome & (1 << i) != 0 {
+                prob *= p;
+                count += 1;
+            } else {
+                prob *= 1.0 - p;
+            }
+        }
+        pmf[count] += prob;
+    }
+    pmf
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,5 +287,32 @@ mod tests {
         }
         let fit = m.fit(LogNormal::from_mean_cv(10.0, 1.0), 1.0);
         assert!((fit.mean() - 100.0).abs() < 2.0, "{}", fit.mean());
+    }
+
+    #[test]
+    fn counts_match_enumeration() {
+        // (chances of the events, cap)
+        let cases: [(&[f64], usize); 7] = [
+            (&[], 3),
+            (&[0.5], 3),
+            (&[0.1, 0.2, 0.3], 5),
+            (&[1.0, 0.5, 0.0, 0.25], 4),
+            (&[0.9, 0.05, 0.5, 0.5, 0.7, 0.3], 2),
+            (&[0.2; 8], 0),
+            (&[0.03, 0.6, 0.97, 0.4, 0.11, 0.5, 0.8, 0.25, 0.05, 0.66], 6),
+        ];
+        for (ps, cap) in cases {
+            let mut counts = Counts::new(cap);
+            ps.iter().for_each(|p| counts.add(*p));
+            let want = enumerate_counts(ps);
+            for m in 0..=cap + 1 {
+                let tail: f64 = if m > cap { 0.0 } else { want.iter().skip(m).sum() };
+                assert!((counts.at_least(m) - tail).abs() < 1e-12, "{ps:?} cap {cap}: P(>= {m})");
+            }
+            for (j, p) in counts.pmf().iter().enumerate().take(cap) {
+                assert!((p - want[j]).abs() < 1e-12, "{ps:?} cap {cap}: P(= {j})");
+            }
+            assert!((counts.pmf().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        }
     }
 }

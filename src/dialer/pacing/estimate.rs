@@ -3,7 +3,9 @@
 //! rate, all learned from observed events with priors for a cold start and exponential
 //! decay so drift is followed. It also turns a snapshot into a [`Forecast`] of free agents
 //! and live answers over the next seconds, using *conditional* remaining times (a call
-//! that has run 5 minutes is not a fresh call).
+//! that has run 5 minutes is not a fresh call), and judges the risk of new calls against
+//! it: exactly (Poisson-binomial counts) while the counts are small, by a normal
+//! approximation once they are large.
 //!
 //! It sees only events a live dialer observes; it never reads a clock (instants come in
 //! as `at`, seconds since the caller's epoch).
@@ -12,7 +14,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::distribution::{LogMoments, LogNormal, normal_cdf};
+use super::distribution::{Counts, LogMoments, LogNormal, normal_cdf};
 use super::{AgentActivity, CallStage, PacingSnapshot};
 
 /// Number of look-ahead horizons: quantiles of a new call's dial-to-live-answer time.
@@ -98,8 +100,14 @@ pub struct PacerTuning {
     /// Seconds a live answer can wait for an agent after the detector's verdict and still
     /// be bridged within 2 s of the completed greeting.
     pub agent_wait_grace: f64,
-    /// Added to the forecast variance so small teams are not judged by a too-narrow normal.
+    /// Added to the variance of the normal approximation (large teams; see
+    /// `exact_max_events`) so it is not judged too narrow.
     pub variance_floor: f64,
+    /// Most uncertain events (agents not free yet, calls not answered yet) for which the
+    /// risk is computed from exact counts (Poisson-binomials, cost ~ events × count
+    /// range); above it the normal approximation, whose error shrinks as the sums grow,
+    /// is used (from ~100 agents on it decides the same at a fraction of the cost).
+    pub exact_max_events: usize,
     /// Marginal-risk threshold when the abandonment rate is on its aim.
     pub base_risk: f64,
     /// Lowest and highest threshold the budget may set.
@@ -125,6 +133,7 @@ impl Default for PacerTuning {
         PacerTuning {
             agent_wait_grace: 1.0,
             variance_floor: 0.25,
+            exact_max_events: 100,
             base_risk: 0.15,
             min_risk: 0.002,
             max_risk: 0.6,
@@ -463,7 +472,7 @@ impl Estimator {
     }
 
     /// Forecast free agents and live answers at each horizon for this snapshot.
-    pub fn forecast(&self, snapshot: &PacingSnapshot) -> Forecast {
+    pub fn forecast(&self, snapshot: &PacingSnapshot) -> Forecast<'_> {
         let t = &self.tables;
         let mut f = Forecast {
             free_mean: [0.0; HORIZONS],
@@ -473,27 +482,43 @@ impl Estimator {
             live_share: t.live_share,
             horizons: t.horizons,
             variance_floor: self.config.tuning.variance_floor,
+            exact_max_events: self.config.tuning.exact_max_events,
+            free_sure: 0,
+            live_sure: 0,
+            free_rows: Vec::with_capacity(snapshot.agents.len()),
+            live_rows: Vec::with_capacity(snapshot.calls_in_flight.len()),
         };
         for agent in &snapshot.agents {
             let e = agent.in_state.as_secs_f64();
             let probabilities = match agent.activity {
-                AgentActivity::Available => &[1.0; HORIZONS],
+                AgentActivity::Available => {
+                    f.free_sure += 1;
+                    continue;
+                }
                 AgentActivity::Reserved => row(&t.talk, 0),
                 AgentActivity::OnCall => row(&t.talk, talk_index(e)),
                 AgentActivity::WrapUp => row(&t.wrap, e as usize),
                 AgentActivity::Paused => continue,
             };
             add_bernoullis(&mut f.free_mean, &mut f.free_var, probabilities);
+            f.free_rows.push(probabilities);
         }
         for call in &snapshot.calls_in_flight {
             let probabilities = match call.stage {
-                CallStage::AwaitingAgent => &[1.0; HORIZONS],
+                CallStage::AwaitingAgent => {
+                    f.live_sure += 1;
+                    continue;
+                }
                 CallStage::Dialing => row(&t.dialing, call.age.as_secs() as usize),
                 CallStage::Ringing => row(&t.ringing, call.age.as_secs() as usize),
                 CallStage::Screening => row(&t.screening, (call.in_stage.as_secs_f64() / SCREEN_STEP) as usize),
             };
             add_bernoullis(&mut f.live_mean, &mut f.live_var, probabilities);
+            f.live_rows.push(probabilities);
         }
+        let sure = |m: &mut ByHorizon, n: usize| m.iter_mut().for_each(|m| *m += n as f64);
+        sure(&mut f.free_mean, f.free_sure);
+        sure(&mut f.live_mean, f.live_sure);
         f
     }
 }
@@ -506,10 +531,10 @@ fn add_bernoullis(mean: &mut ByHorizon, var: &mut ByHorizon, p: &ByHorizon) {
     }
 }
 
-/// Free agents and live answers expected at each horizon (normal approximation of sums
-/// of independent Bernoulli events).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Forecast {
+/// Free agents and live answers expected at each horizon: sums of independent events,
+/// judged exactly (Poisson-binomial counts) or by a normal approximation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forecast<'a> {
     /// Agents free by horizon + grace: mean and variance.
     pub free_mean: ByHorizon,
     pub free_var: ByHorizon,
@@ -520,18 +545,35 @@ pub struct Forecast {
     pub live_share: f64,
     /// Seconds from now of each horizon (quantiles of a new call's time to a live answer).
     pub horizons: ByHorizon,
+    /// Added to the variance of the normal approximation.
     pub variance_floor: f64,
+    /// Most uncertain events judged by exact counts.
+    pub exact_max_events: usize,
+    /// Agents free now and live answers waiting now (certain at every horizon).
+    pub free_sure: usize,
+    pub live_sure: usize,
+    /// Per-horizon chances of the other agents (free) and calls (live answer).
+    pub free_rows: Vec<&'a ByHorizon>,
+    pub live_rows: Vec<&'a ByHorizon>,
 }
 
-impl Forecast {
+/// Share of new live answers that arrive before horizon `k`.
+fn new_share(live_share: f64, k: usize) -> f64 {
+    live_share * (k as f64 + 0.5) / HORIZONS as f64
+}
+
+/// Standard deviations above the mean at which a count's distribution is cut (the mass
+/// beyond is far below any risk the budget allows).
+const COUNT_SDS: f64 = 10.0;
+
+impl Forecast<'_> {
     /// Chance that one more call, started after `started` others this instant, is
     /// answered by a person who finds no free agent (averaged over when it would answer).
     pub fn marginal_risk(&self, started: u32) -> f64 {
         let n = f64::from(started);
         let mut risk = 0.0;
         for k in 0..HORIZONS {
-            // Share of new live answers that arrive before horizon k.
-            let a = self.live_share * (k as f64 + 0.5) / HORIZONS as f64;
+            let a = new_share(self.live_share, k);
             let slack = self.free_mean[k] - self.live_mean[k] - n * a;
             let var = self.free_var[k] + self.live_var[k] + n * a * (1.0 - a) + self.variance_floor;
             risk += normal_cdf((0.5 - slack) / var.sqrt());
@@ -539,26 +581,96 @@ impl Forecast {
         risk / HORIZONS as f64
     }
 
+    /// Whether the counts are small enough for [`Self::calls_within`] to judge them exactly.
+    pub fn uses_exact_counts(&self) -> bool {
+        self.free_rows.len() + self.live_rows.len() <= self.exact_max_events
+    }
+
     /// How many calls to start so that each one's marginal risk stays within
     /// `threshold`, at most `cap`; with the marginal risk of the last call started (or of
     /// the first one refused when none is).
     pub fn calls_within(&self, threshold: f64, cap: u32) -> (u32, f64) {
-        let mut n = 0;
-        let mut last = self.marginal_risk(0);
-        while n < cap {
-            let risk = self.marginal_risk(n);
-            if risk > threshold {
-                break;
-            }
-            last = risk;
-            n += 1;
+        if self.uses_exact_counts() {
+            let mut exact = ExactRisk::new(self);
+            return take_while_within(|_| exact.next(), threshold, cap);
         }
-        (n, last)
+        take_while_within(|n| self.marginal_risk(n), threshold, cap)
+    }
+}
+
+/// Start calls one at a time while the next one's risk stays within `threshold`.
+fn take_while_within(mut risk_of: impl FnMut(u32) -> f64, threshold: f64, cap: u32) -> (u32, f64) {
+    let mut last = None;
+    for n in 0..cap {
+        let risk = risk_of(n);
+        if risk > threshold {
+            return (n, last.unwrap_or(risk));
+        }
+        last = Some(risk);
+    }
+    (cap, last.unwrap_or_else(|| risk_of(0)))
+}
+
+/// Exact marginal risk of successive new calls: per horizon, the free agents' count and
+/// the live answers' count (in flight plus the new calls so far) as Poisson-binomials.
+struct ExactRisk {
+    free: Vec<Counts>,
+    live: Vec<Counts>,
+    /// Free-now agents minus waiting answers.
+    shift: i64,
+    shares: ByHorizon,
+    tail: Vec<f64>,
+}
+
+impl ExactRisk {
+    fn new(f: &Forecast<'_>) -> Self {
+        let shift = f.free_sure as i64 - f.live_sure as i64;
+        // Cut COUNT_SDS above the mean, plus a few counts so a nearly certain sum keeps room.
+        let cap = |mean: f64, var: f64, events: usize| {
+            ((mean + COUNT_SDS * var.sqrt() + 4.0).ceil().max(0.0) as usize).min(events)
+        };
+        let mut free = Vec::with_capacity(HORIZONS);
+        let mut live = Vec::with_capacity(HORIZONS);
+        for k in 0..HORIZONS {
+            let mut fk = Counts::new(cap(f.free_mean[k] - f.free_sure as f64, f.free_var[k], f.free_rows.len()));
+            f.free_rows.iter().for_each(|p| fk.add(p[k]));
+            // Answers beyond the most agents that can be free never change the risk.
+            let most = (fk.pmf().len() as i64 - 1 + shift).max(0) as usize;
+            let mut lk = Counts::new(most);
+            f.live_rows.iter().for_each(|p| lk.add(p[k]));
+            free.push(fk);
+            live.push(lk);
+        }
+        ExactRisk { free, live, shift, shares: std::array::from_fn(|k| new_share(f.live_share, k)), tail: Vec::new() }
+    }
+
+    /// The marginal risk of the next call, which is then counted as started.
+    fn next(&mut self) -> f64 {
+        let mut risk = 0.0;
+        for k in 0..HORIZONS {
+            let live = self.live[k].pmf();
+            // tail[m] = P(live answers >= m).
+            self.tail.clear();
+            self.tail.resize(live.len() + 1, 0.0);
+            for m in (0..live.len()).rev() {
+                self.tail[m] = self.tail[m + 1] + live[m];
+            }
+            let tail = &self.tail;
+            risk += self.free[k]
+                .pmf()
+                .iter()
+                .enumerate()
+                .map(|(j, p)| p * tail.get((j as i64 + self.shift).max(0) as usize).map_or(0.0, |t| t.min(1.0)))
+                .sum::<f64>();
+            self.live[k].add(self.shares[k]);
+        }
+        risk / HORIZONS as f64
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::distribution::enumerate_counts;
     use super::*;
 
     fn secs(s: f64) -> Duration {
@@ -646,26 +758,115 @@ mod tests {
         assert!(r.abandoned > 0.9 && r.abandoned < 1.0);
     }
 
+    /// A forecast of `free_sure` free agents and `live_sure` waiting answers plus the
+    /// given rows of chances, with the normal approximation's variance floor at 0.
+    fn forecast<'a>(
+        free_sure: usize,
+        free_rows: &'a [ByHorizon],
+        live_sure: usize,
+        live_rows: &'a [ByHorizon],
+        live_share: f64,
+    ) -> Forecast<'a> {
+        let mut f = Forecast {
+            free_mean: [free_sure as f64; HORIZONS],
+            free_var: [0.0; HORIZONS],
+            live_mean: [live_sure as f64; HORIZONS],
+            live_var: [0.0; HORIZONS],
+            live_share,
+            horizons: [10.0; HORIZONS],
+            variance_floor: 0.0,
+            exact_max_events: PacerTuning::default().exact_max_events,
+            free_sure,
+            live_sure,
+            free_rows: free_rows.iter().collect(),
+            live_rows: live_rows.iter().collect(),
+        };
+        free_rows.iter().for_each(|p| add_bernoullis(&mut f.free_mean, &mut f.free_var, p));
+        live_rows.iter().for_each(|p| add_bernoullis(&mut f.live_mean, &mut f.live_var, p));
+        f
+    }
+
+    /// The marginal risk of the call started after `started` others, by enumeration:
+    /// it finds no agent when free agents - live answers - earlier new answers < 1.
+    fn enumerated_risk(f: &Forecast<'_>, started: usize) -> f64 {
+        let mut risk = 0.0;
+        for k in 0..HORIZONS {
+            let free: Vec<f64> = f.free_rows.iter().map(|p| p[k]).collect();
+            let mut live: Vec<f64> = f.live_rows.iter().map(|p| p[k]).collect();
+            live.extend(std::iter::repeat_n(new_share(f.live_share, k), started));
+            let (free, live) = (enumerate_counts(&free), enumerate_counts(&live));
+            for (i, pf) in free.iter().enumerate() {
+                for (j, pl) in live.iter().enumerate() {
+                    if (f.free_sure + i) as i64 - (f.live_sure + j) as i64 <= 0 {
+                        risk += pf * pl;
+                    }
+                }
+            }
+        }
+        risk / HORIZONS as f64
+    }
+
+    #[test]
+    fn exact_risk_matches_enumeration() {
+        let rising = [0.1, 0.2, 0.3, 0.4, 0.5];
+        let late = [0.0, 0.0, 0.05, 0.3, 0.9];
+        // (free now, free rows, waiting answers, live rows, live share)
+        type Case = (usize, Vec<ByHorizon>, usize, Vec<ByHorizon>, f64);
+        let cases: Vec<Case> = vec![
+            (0, vec![], 0, vec![], 0.2),
+            (1, vec![[0.5; HORIZONS]], 0, vec![], 0.2),
+            (0, vec![rising, [0.9; HORIZONS]], 1, vec![[0.05, 0.1, 0.2, 0.3, 0.4]], 0.3),
+            (2, vec![], 0, vec![rising, rising, late], 0.25),
+            (1, vec![late, late, rising], 3, vec![[1.0; HORIZONS], [0.02; HORIZONS]], 0.1),
+            (3, vec![[0.2; HORIZONS]; 4], 0, vec![[0.1; HORIZONS]; 6], 0.4),
+        ];
+        for (i, (free_sure, free, live_sure, live, share)) in cases.iter().enumerate() {
+            let f = forecast(*free_sure, free, *live_sure, live, *share);
+            let mut exact = ExactRisk::new(&f);
+            for n in 0..6 {
+                let (got, want) = (exact.next(), enumerated_risk(&f, n));
+                assert!((got - want).abs() < 1e-12, "case {i}, call {n}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn exact_and_normal_risk_agree_on_large_counts() {
+        let free = vec![[0.3; HORIZONS]; 60];
+        let live = vec![[0.05; HORIZONS]; 200];
+        let f = forecast(0, &free, 0, &live, 0.2);
+        assert!(!f.uses_exact_counts(), "260 events are judged by the normal approximation");
+        let mut exact = ExactRisk::new(&f);
+        for n in 0..10 {
+            let (e, normal) = (exact.next(), f.marginal_risk(n));
+            assert!((e - normal).abs() < 0.02, "call {n}: exact {e} vs normal {normal}");
+        }
+        let small = forecast(1, &free[..3], 0, &live[..10], 0.2);
+        assert!(small.uses_exact_counts());
+    }
+
     #[test]
     fn marginal_risk_grows_with_calls_started() {
-        let f = Forecast {
-            free_mean: [3.0; HORIZONS],
-            free_var: [0.5; HORIZONS],
-            live_mean: [0.5; HORIZONS],
-            live_var: [0.3; HORIZONS],
-            live_share: 0.25,
-            horizons: [10.0; HORIZONS],
-            variance_floor: 0.25,
-        };
-        let mut last = 0.0;
+        let free = vec![[0.5; HORIZONS]; 6];
+        let live = vec![[0.25; HORIZONS]; 2];
+        let mut f = forecast(0, &free, 0, &live, 0.25);
+        f.variance_floor = 0.25;
+        let mut exact = ExactRisk::new(&f);
+        let (mut last, mut last_exact) = (0.0, 0.0);
         for n in 0..30 {
-            let r = f.marginal_risk(n);
-            assert!(r >= last, "risk fell at n={n}");
-            last = r;
+            let (r, e) = (f.marginal_risk(n), exact.next());
+            assert!(r >= last && e >= last_exact - 1e-12, "risk fell at n={n}");
+            (last, last_exact) = (r, e);
         }
-        let (n, risk) = f.calls_within(0.1, 100);
-        assert!(n > 0 && risk <= 0.1);
-        assert!(f.marginal_risk(n) > 0.1);
-        assert_eq!(f.calls_within(0.1, 2).0, 2.min(n));
+        for exact_max_events in [0, 100] {
+            f.exact_max_events = exact_max_events;
+            let (n, risk) = f.calls_within(0.1, 100);
+            assert!(n > 0 && risk <= 0.1, "{exact_max_events}: {n} calls at {risk}");
+            let mut exact = ExactRisk::new(&f);
+            let next =
+                if f.uses_exact_counts() { (0..=n).map(|_| exact.next()).last() } else { Some(f.marginal_risk(n)) };
+            assert!(next.is_some_and(|r| r > 0.1), "{exact_max_events}: call {n} would be within");
+            assert_eq!(f.calls_within(0.1, 2).0, 2.min(n));
+        }
     }
 }

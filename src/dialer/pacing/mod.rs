@@ -257,7 +257,9 @@ pub fn decide(estimator: &Estimator, snapshot: &PacingSnapshot, now: f64) -> Dec
     );
     let forecast = estimator.forecast(snapshot);
     let (predictive, risk) = forecast.calls_within(budget.threshold, occ.headroom);
-    if predictive >= progressive && predictive > 0 {
+    // A tie is predictive's floor: with no budget left only risk-free calls pass, which
+    // is about one per idle agent.
+    if predictive > progressive {
         finish(predictive, DecisionReason::Predictive, risk, budget.threshold)
     } else {
         finish(progressive, DecisionReason::Progressive, risk, budget.threshold)
