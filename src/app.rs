@@ -150,6 +150,8 @@ pub fn carrier(config: &Config, clock: SharedClock) -> anyhow::Result<Arc<dyn Ca
                 .context("OUTDIAL_CARRIER=telnyx needs OUTDIAL_TELNYX_CONNECTION_ID")?;
             let mut telnyx = TelnyxConfig::new(key, connection);
             telnyx.base_url = config.telnyx_api_url.clone();
+            telnyx.dials_per_second = config.telnyx_dials_per_second;
+            telnyx.max_channels = config.telnyx_max_channels;
             Some(telnyx)
         }
     };

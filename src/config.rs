@@ -82,6 +82,18 @@ pub struct Config {
     #[arg(long, global = true, env = "OUTDIAL_TELNYX_CONNECTION_ID")]
     pub telnyx_connection_id: Option<String>,
 
+    /// Dials per second the Telnyx account allows (Telnyx's default is 30: 150 in any 5 s). Every
+    /// campaign shares it; a dial over it waits up to a second, then fails.
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_DIALS_PER_SECOND", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub telnyx_dials_per_second: u32,
+
+    /// Concurrent calls the Telnyx account allows (2 at first, 10 after level-2 verification, more
+    /// on request). The pacer never holds more lines than that across campaigns.
+    #[arg(long, global = true, env = "OUTDIAL_TELNYX_MAX_CHANNELS", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub telnyx_max_channels: u32,
+
     /// Simulated carrier: simulated seconds per wall-clock second (10 makes a 2-minute talk last
     /// 12 s); the dialer's own rules (the 2-s routing budget) always run in real time.
     #[arg(long, global = true, env = "OUTDIAL_SIM_TIME_SCALE", default_value_t = 1.0)]
@@ -130,6 +142,8 @@ impl Config {
             telnyx_api_url: "https://api.telnyx.com".into(),
             carrier: CarrierKind::Simulated,
             telnyx_connection_id: None,
+            telnyx_dials_per_second: 30,
+            telnyx_max_channels: 10,
             sim_time_scale: 1.0,
             log: "info".into(),
         }

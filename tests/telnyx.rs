@@ -263,10 +263,14 @@ async fn dials_beyond_the_per_second_limit_are_refused_client_side() {
     config.max_dial_wait = Duration::ZERO;
     config.max_channels = 100;
     let carrier = TelnyxCarrier::new(config).unwrap();
+    assert_eq!(carrier.free_dials(), Some(2));
     carrier.dial(dial_request(1)).await.unwrap();
     carrier.dial(dial_request(2)).await.unwrap();
+    assert_eq!(carrier.free_dials(), Some(0), "the pacer is told no dial is taken now");
     assert_eq!(carrier.dial(dial_request(3)).await, Err(CarrierError::RateLimited));
     assert_eq!(state.requests("dial").len(), 2);
+    tokio::time::sleep(Duration::from_millis(1_050)).await;
+    assert_eq!(carrier.free_dials(), Some(2), "a second later the window is free again");
 }
 
 #[tokio::test]

@@ -438,4 +438,30 @@ crate::backend_tests! {
             assert_eq!(answer.data()["agent"]["state"], "AVAILABLE", "agent {agent} is free again");
         }
     }
+
+    /// The account's dial rate is shared by every campaign and the pacer keeps to it: with 2 dials per second and
+    /// more free agents than that, no dial is refused for the rate (no FAILED call, every call row placed once).
+    async fn the_pacer_keeps_to_the_accounts_dial_rate(backend) {
+        let telnyx = FakeTelnyx::spawn().await;
+        telnyx.settings(|s| s.far_end = Arc::new(|_| FarEnd::Busy));
+        let clock = weekday_morning_in_new_york();
+        let configure = |config: &mut outdial::config::Config| {
+            telnyx.configure(config);
+            config.telnyx_dials_per_second = 2;
+            config.telnyx_max_channels = 100;
+        };
+        let app = spawn_app_at(backend, configure, clock).await;
+        telnyx.deliver_to(&app);
+        let phones = numbers(10);
+        let floor = set_up(&app, "acme", &phones, 10, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        let rows = run_until(&app, &floor, Duration::from_secs(20), |rows| {
+            rows.len() == phones.len() && rows.iter().all(|r| r["state"] == "ENDED")
+        })
+        .await;
+        for row in &rows {
+            assert_eq!(row["outcome"], "BUSY", "placed and ended by the far end, not refused for the rate: {row}");
+        }
+        nobody_dialed_twice(&telnyx, &rows);
+    }
 }

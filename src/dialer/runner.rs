@@ -352,7 +352,9 @@ impl Runner {
         }
         let snapshot = self.snapshot(now).await?;
         let decision = decide(&self.estimator, &snapshot, self.secs(now));
-        let wanted = decision.calls_to_start.min(MAX_DIALS_PER_STEP) as usize;
+        // The carrier's rate limit is the account's: what other campaigns dialed counts too.
+        let carrier_takes = self.shared.carrier.free_dials().unwrap_or(u32::MAX);
+        let wanted = decision.calls_to_start.min(MAX_DIALS_PER_STEP).min(carrier_takes) as usize;
         if wanted == 0 || !self.has_caller_id(now).await? {
             return Ok(());
         }

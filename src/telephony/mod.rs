@@ -312,6 +312,11 @@ pub trait Carrier: Send + Sync {
     fn free_channels(&self) -> Option<u32> {
         None
     }
+    /// Dials the carrier's rate limit takes now, when it has one. The limit is the account's, shared
+    /// by every campaign: a campaign task starts no more than that in a step.
+    fn free_dials(&self) -> Option<u32> {
+        None
+    }
     /// A new subscription to this carrier's events, from now on. A subscriber that falls behind gets
     /// `RecvError::Lagged` (bounded buffer), never unbounded memory.
     fn events(&self) -> broadcast::Receiver<CarrierEvent>;

@@ -280,16 +280,27 @@ impl DialRate {
         DialRate { limit, window, sent: Mutex::new(VecDeque::with_capacity(limit)) }
     }
 
+    /// The dials of the last window, oldest first (older ones forgotten).
+    fn recent(&self, now: Instant) -> Option<std::sync::MutexGuard<'_, VecDeque<Instant>>> {
+        let mut sent = self.sent.lock().ok()?;
+        while sent.front().is_some_and(|at| *at + self.window <= now) {
+            sent.pop_front();
+        }
+        Some(sent)
+    }
+
+    /// Slots free now.
+    fn free(&self) -> usize {
+        self.recent(Instant::now()).map_or(0, |sent| self.limit.saturating_sub(sent.len()))
+    }
+
     /// Takes a slot, waiting for one up to `max_wait`; `false` when none frees up in time.
     async fn acquire(&self, max_wait: Duration) -> bool {
         let deadline = Instant::now() + max_wait;
         loop {
             let wait_until = {
-                let Ok(mut sent) = self.sent.lock() else { return false };
                 let now = Instant::now();
-                while sent.front().is_some_and(|at| *at + self.window <= now) {
-                    sent.pop_front();
-                }
+                let Some(mut sent) = self.recent(now) else { return false };
                 if sent.len() < self.limit {
                     sent.push_back(now);
                     return true;
@@ -457,6 +468,10 @@ impl Carrier for TelnyxCarrier {
 
     fn free_channels(&self) -> Option<u32> {
         Some(u32::try_from(self.inner.channels.available_permits()).unwrap_or(u32::MAX))
+    }
+
+    fn free_dials(&self) -> Option<u32> {
+        Some(u32::try_from(self.inner.dial_rate.free()).unwrap_or(u32::MAX))
     }
 }
 
