@@ -69,11 +69,23 @@ pub struct Floor {
     store: Store,
     bus: EventBus,
     tenants: SyncMutex<HashMap<TenantId, Arc<Mutex<Option<TenantFloor>>>>>,
+    /// The campaigns pacing on each tenant's floor.
+    pacing: SyncMutex<HashMap<TenantId, HashMap<CampaignId, Pacing>>>,
 }
+
+/// A campaign pacing on a floor: its priority, and when it last asked for its staff.
+struct Pacing {
+    priority: i32,
+    at: DateTime<Utc>,
+}
+
+/// A campaign counts as pacing for this long after it last asked for its staff: a paused, ended
+/// or crashed campaign's share goes back to the others without anyone having to say so.
+const PACING_LEASE: TimeDelta = TimeDelta::seconds(5);
 
 impl Floor {
     pub fn new(store: Store, bus: EventBus) -> Self {
-        Floor { store, bus, tenants: SyncMutex::new(HashMap::new()) }
+        Floor { store, bus, tenants: SyncMutex::new(HashMap::new()), pacing: SyncMutex::new(HashMap::new()) }
     }
 
     fn slot(&self, tenant: &TenantId) -> Arc<Mutex<Option<TenantFloor>>> {
@@ -255,6 +267,29 @@ impl Floor {
     /// The agents who serve a campaign, as they are now (for its pacing).
     pub async fn serving(&self, tenant: &TenantId, campaign: i64, now: DateTime<Utc>) -> DomainResult<Vec<AgentView>> {
         self.with_board(tenant, now, async |floor| Ok(floor.board.serving(CampaignId(campaign), now).collect())).await
+    }
+
+    /// The agents whose capacity a predictive or progressive campaign's pacing counts on, as they
+    /// are now; the campaign counts as pacing (with `priority`) for [`PACING_LEASE`]. Campaigns
+    /// pacing on the same agents share them (`Board::pacing_share`).
+    pub async fn pacing_staff(
+        &self,
+        tenant: &TenantId,
+        campaign: i64,
+        priority: i32,
+        now: DateTime<Utc>,
+    ) -> DomainResult<Vec<AgentView>> {
+        let pacing: HashMap<CampaignId, i32> = {
+            let mut tenants = self.pacing.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let campaigns = tenants.entry(tenant.clone()).or_default();
+            campaigns.insert(CampaignId(campaign), Pacing { priority, at: now });
+            campaigns.retain(|_, pacing| now - pacing.at <= PACING_LEASE);
+            campaigns.iter().map(|(id, pacing)| (*id, pacing.priority)).collect()
+        };
+        self.with_board(tenant, now, async |floor| {
+            Ok(floor.board.pacing_share(CampaignId(campaign), &pacing, now).collect())
+        })
+        .await
     }
 
     /// Ends the wrap-ups whose campaign timeout has come: those agents are AVAILABLE again.

@@ -607,3 +607,36 @@ proptest! {
         prop_assert_eq!(route(&board, &live, at(now)), route_by_scan(&board, &live, at(now)));
     }
 }
+
+/// Campaigns that pace on the same agents split them: every agent counts for exactly one pacing
+/// campaign it serves (the higher priority first, equals split by agent id), an agent serving only
+/// one campaign counts for it, and a campaign that stops pacing leaves its share to the others.
+#[test]
+fn campaigns_pacing_on_shared_agents_count_each_agent_once() {
+    let mut board = Board::new();
+    board.upsert_campaign(campaign(SALES, Strategy::LongestIdle)).unwrap();
+    board.upsert_campaign(campaign(SUPPORT, Strategy::LongestIdle)).unwrap();
+    for id in 1..=6 {
+        board.upsert_agent(agent(id, &[SALES, SUPPORT]), at(0)).unwrap();
+    }
+    board.upsert_agent(agent(7, &[SUPPORT]), at(0)).unwrap();
+    let share = |pacing: &std::collections::HashMap<CampaignId, i32>, c: CampaignId| {
+        let mut ids: Vec<i64> = board.pacing_share(c, pacing, at(1)).map(|v| v.agent.0).collect();
+        ids.sort_unstable();
+        ids
+    };
+    let equal = std::collections::HashMap::from([(SALES, 0), (SUPPORT, 0)]);
+    let (sales, support) = (share(&equal, SALES), share(&equal, SUPPORT));
+    assert_eq!(sales.len() + support.len(), 7, "every agent counted once: {sales:?} {support:?}");
+    assert!(sales.iter().all(|a| !support.contains(a)), "{sales:?} {support:?}");
+    assert_eq!(sales.len(), 3, "the six shared agents split evenly: {sales:?}");
+    assert!(support.contains(&7), "agent 7 serves only SUPPORT: {support:?}");
+    assert_eq!(share(&equal, SALES), sales, "the same split at every step");
+
+    let sales_first = std::collections::HashMap::from([(SALES, 5), (SUPPORT, 0)]);
+    assert_eq!(share(&sales_first, SALES), vec![1, 2, 3, 4, 5, 6], "the higher priority takes the shared agents");
+    assert_eq!(share(&sales_first, SUPPORT), vec![7]);
+
+    let sales_alone = std::collections::HashMap::from([(SALES, 0)]);
+    assert_eq!(share(&sales_alone, SALES), vec![1, 2, 3, 4, 5, 6], "SUPPORT stopped pacing: SALES counts them all");
+}

@@ -196,6 +196,34 @@ impl Board {
             .map(move |(id, a)| view(*id, a, now))
     }
 
+    /// The agents whose capacity `campaign`'s pacing counts on when the campaigns in `pacing`
+    /// (by priority) dial from the same agents: each agent counts for exactly one of the pacing
+    /// campaigns it serves, the highest-priority one, and among equals the one its id picks (so a
+    /// shared team splits evenly and the same way at every step). Without this, every campaign
+    /// would count every shared agent as its own and together they would over-dial.
+    pub fn pacing_share<'a>(
+        &'a self,
+        campaign: CampaignId,
+        pacing: &'a HashMap<CampaignId, i32>,
+        now: DateTime<Utc>,
+    ) -> impl Iterator<Item = AgentView> + 'a {
+        self.agents
+            .iter()
+            .filter(move |(id, a)| {
+                let serves = |c: &CampaignId| a.qualified.iter().any(|(q, _)| q == c);
+                if !serves(&campaign) {
+                    return false;
+                }
+                let mut candidates: Vec<(i32, CampaignId)> =
+                    pacing.iter().filter(|(c, _)| serves(c)).map(|(c, priority)| (*priority, *c)).collect();
+                let Some(top) = candidates.iter().map(|(priority, _)| *priority).max() else { return true };
+                candidates.retain(|(priority, _)| *priority == top);
+                candidates.sort_unstable_by_key(|(_, c)| c.0);
+                candidates[id.0.rem_euclid(candidates.len() as i64) as usize].1 == campaign
+            })
+            .map(move |(id, a)| view(*id, a, now))
+    }
+
     /// Every agent, in no particular order.
     pub fn agents(&self, now: DateTime<Utc>) -> impl Iterator<Item = AgentView> + '_ {
         self.agents.iter().map(move |(id, a)| view(*id, a, now))

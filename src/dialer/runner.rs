@@ -538,7 +538,7 @@ impl Runner {
         let agents = self
             .shared
             .floor
-            .serving(&self.tenant, self.campaign.id, now)
+            .pacing_staff(&self.tenant, self.campaign.id, self.settings.priority, now)
             .await?
             .into_iter()
             .filter_map(|view| {
