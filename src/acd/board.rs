@@ -214,12 +214,14 @@ impl Board {
                 if !serves(&campaign) {
                     return false;
                 }
-                let mut candidates: Vec<(i32, CampaignId)> =
-                    pacing.iter().filter(|(c, _)| serves(c)).map(|(c, priority)| (*priority, *c)).collect();
-                let Some(top) = candidates.iter().map(|(priority, _)| *priority).max() else { return true };
-                candidates.retain(|(priority, _)| *priority == top);
-                candidates.sort_unstable_by_key(|(_, c)| c.0);
-                candidates[id.0.rem_euclid(candidates.len() as i64) as usize].1 == campaign
+                let Some(top) = pacing.iter().filter(|(c, _)| serves(c)).map(|(_, p)| *p).max() else { return true };
+                if pacing.get(&campaign) != Some(&top) {
+                    return false;
+                }
+                // The tied campaigns in id order; the agent's id picks one of them.
+                let tied = || pacing.iter().filter(|(c, p)| **p == top && serves(c));
+                let place = tied().filter(|(c, _)| c.0 < campaign.0).count() as i64;
+                id.0.rem_euclid(tied().count() as i64) == place
             })
             .map(move |(id, a)| view(*id, a, now))
     }
