@@ -289,8 +289,9 @@ crate::backend_tests! {
     }
 
     /// The app is stopped with Telnyx calls in flight and another takes over the database: the calls Telnyx says
-    /// ended are closed as failed, live ones not with an agent are hung up, ones with an agent (bridged, or being
-    /// transferred) are left to finish, and no (contact, attempt) is dialed twice.
+    /// ended are closed as failed, ringing ones are hung up, a person who answered while no process listened hears
+    /// the safe-harbor message and counts as abandoned, ones with an agent (bridged, or being transferred) are left
+    /// to finish, and no (contact, attempt) is dialed twice.
     async fn a_restart_with_telnyx_calls_in_flight_loses_and_repeats_nothing(backend) {
         let telnyx = FakeTelnyx::spawn().await;
         // Two numbers answer in person and talk 5 s; the others ring until someone answers or hangs up.
@@ -332,6 +333,12 @@ crate::backend_tests! {
         for call in [bridged, rings] {
             telnyx.hang_up_far_end(&fake_of(call).call_control_id).await;
         }
+        // And a person answers another, but the answer reaches no process: they wait on a silent line.
+        let waiting = left
+            .iter()
+            .find(|c| c.id != rings.id && c.agent_id.is_none() && fake_of(c).alive && !fake_of(c).answered)
+            .expect("another ringing call");
+        telnyx.answer_far_end(&fake_of(waiting).call_control_id).await;
         telnyx.settled().await;
         let at_restart = placed_by_call(&telnyx);
         let hangups_before = telnyx.requests("hangup").len();
@@ -346,7 +353,9 @@ crate::backend_tests! {
         .await;
         let hangups: Vec<String> =
             telnyx.requests("hangup")[hangups_before..].iter().filter_map(|r| r.call_control_id.clone()).collect();
-        let (mut closed, mut hung_up, mut finished) = (0, 0, 0);
+        let messages: Vec<String> =
+            telnyx.requests("speak").iter().filter_map(|r| r.call_control_id.clone()).collect();
+        let (mut closed, mut hung_up, mut finished, mut abandoned) = (0, 0, 0, 0);
         for call in &left {
             let fake = &at_restart[&call.id];
             let row = rows.iter().find(|r| id_of(r) == call.id).unwrap();
@@ -359,14 +368,23 @@ crate::backend_tests! {
                 assert!(!was_hung_up, "a call with an agent was hung up: {row}");
                 assert_eq!(row["outcome"], "ANSWERED", "it ended with its agent: {row}");
                 finished += 1;
+            } else if call.id == waiting.id {
+                // Past the 2-s budget with nobody to take it: abandoned by the rules, with the message first.
+                assert!(messages.contains(&fake.call_control_id), "no safe-harbor message for the waiting person");
+                assert!(!was_hung_up, "the waiting person was hung up on without the message: {row}");
+                assert_eq!(row["outcome"], "ABANDONED", "it counts as abandoned: {row}");
+                abandoned += 1;
             } else {
                 assert!(was_hung_up, "a live call without an agent was not hung up: {row}");
                 assert_eq!(row["outcome"], "NO_ANSWER", "{row}");
                 hung_up += 1;
             }
         }
-        let counts = (closed, hung_up, finished);
-        assert!(closed == 2 && hung_up >= 2 && finished == 2, "closed, hung up, finished: {counts:?}");
+        let counts = (closed, hung_up, finished, abandoned);
+        assert!(closed == 2 && hung_up >= 1 && finished == 2 && abandoned == 1, "closed, hung up, finished, abandoned: {counts:?}");
+        let waiting_id = Some(fake_of(waiting).call_control_id);
+        let spoken = telnyx.requests("speak").into_iter().find(|r| r.call_control_id == waiting_id).expect("message");
+        assert!(spoken.body["payload"].as_str().unwrap_or_default().contains("This call was from"), "{:?}", spoken.body);
         assert!(telnyx.calls().iter().all(|c| !c.alive), "no call is left up at Telnyx: {:#?}", telnyx.calls());
         nobody_dialed_twice(&telnyx, &calls(&app, &floor.admin, &floor.campaign).await);
     }

@@ -29,7 +29,7 @@ use crate::store::Store;
 use crate::store::calls::{CallState, Recorded, kind_name};
 use crate::telemetry::Telemetry;
 use crate::telephony::webhook::{Accepted, EventSink, SinkError};
-use crate::telephony::{Carrier, CarrierCallRef, CarrierEvent, simulated};
+use crate::telephony::{Carrier, CarrierCallRef, CarrierError, CarrierEvent, SafeHarbor, simulated};
 
 /// How often running campaigns without a task are looked for.
 const ADOPT_EVERY: Duration = Duration::from_secs(1);
@@ -231,14 +231,16 @@ impl Dialer {
 
     /// Settles the calls a previous process left unfinished: a simulated call (or one of another
     /// carrier) is gone with its process and is marked failed; a Telnyx call is asked for: ended
-    /// ones are closed, live ones not yet with an agent are hung up (their hang-up event closes
-    /// them), ones with an agent (bridged, or assigned one: the transfer was sent, and its
-    /// `call.bridged` may have been lost with the old process) are left to finish. The contact of
-    /// a closed call is retried by the campaign's rules; its attempt is never dialed again.
+    /// ones are closed, live ones not yet with an agent are abandoned by the rules
+    /// ([`Self::abandon_left_behind`]; their hang-up event closes them), ones with an agent
+    /// (bridged, or assigned one: the transfer was sent, and its `call.bridged` may have been lost
+    /// with the old process) are left to finish. The contact of a closed call is retried by the
+    /// campaign's rules; its attempt is never dialed again.
     async fn reconcile(&self) -> DomainResult<()> {
         let store = &self.shared.store;
         let carrier = &self.shared.carrier;
         let now = self.shared.clock.now();
+        let mut sellers = HashMap::new();
         for call in store.calls().unfinished().await? {
             let tenant = TenantId::new(call.tenant_id.clone());
             let handle = call
@@ -260,13 +262,49 @@ impl Dialer {
                     store.calls().fail(&tenant, call.id, status.end_time.unwrap_or(now)).await?;
                 }
                 Ok(_) if call.state != CallState::Bridged.as_str() && call.agent_id.is_none() => {
-                    if let Err(error) = carrier.hangup(&handle).await {
-                        tracing::warn!(call = call.id, %error, "could not hang up a call left by a restart");
+                    if !sellers.contains_key(&call.tenant_id) {
+                        let name = store.tenant(&tenant).await?.map_or_else(|| call.tenant_id.clone(), |row| row.name);
+                        sellers.insert(call.tenant_id.clone(), name);
                     }
+                    self.abandon_left_behind(&tenant, &call, &handle, &sellers[&call.tenant_id], now).await?;
                 }
                 Ok(_) => {}
                 Err(error) => tracing::warn!(call = call.id, %error, "could not ask the carrier about a call"),
             }
+        }
+        Ok(())
+    }
+}
+
+impl Dialer {
+    /// A live call a previous process left without an agent. Whoever answered it has waited past
+    /// the 2-s budget, so by the rules it is abandoned: the safe-harbor message, then hang-up
+    /// (a machine's call is just hung up). Its answer may have been lost with the old process, so
+    /// the message is tried on every such call; one the carrier says is still ringing is hung up,
+    /// and one that took the message is recorded as answered, so that it counts as abandoned.
+    async fn abandon_left_behind(
+        &self,
+        tenant: &TenantId,
+        call: &entity::call::Model,
+        handle: &CarrierCallRef,
+        seller: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DomainResult<()> {
+        let carrier = &self.shared.carrier;
+        let message =
+            SafeHarbor { seller_name: seller.to_owned(), callback_number: call.from_number.clone(), opt_out: true };
+        if call.amd_result.as_deref() != Some("machine") {
+            match carrier.play_safe_harbor(handle, &message).await {
+                Ok(()) => return self.shared.store.calls().answered_unseen(tenant, call.id, now).await,
+                Err(CarrierError::NotAnswered) => {}
+                Err(error) => {
+                    tracing::warn!(call = call.id, %error, "could not abandon a call left by a restart");
+                    return Ok(());
+                }
+            }
+        }
+        if let Err(error) = carrier.hangup(handle).await {
+            tracing::warn!(call = call.id, %error, "could not hang up a call left by a restart");
         }
         Ok(())
     }

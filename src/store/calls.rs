@@ -258,6 +258,21 @@ impl Calls<'_> {
         Ok(settled)
     }
 
+    /// Records that a call not yet known to be answered was (a restart found it took a command that needs an
+    /// answered call; its `call.answered` was lost with the old process), so that its end counts by the rules.
+    pub async fn answered_unseen(&self, tenant: &TenantId, id: i64, at: DateTime<Utc>) -> DomainResult<()> {
+        call::Entity::update_many()
+            .col_expr(call::Column::AnsweredAt, Expr::value(at))
+            .col_expr(call::Column::State, Expr::value(CallState::Answered.as_str()))
+            .filter(call::Column::TenantId.eq(tenant.as_str()))
+            .filter(call::Column::Id.eq(id))
+            .filter(call::Column::AnsweredAt.is_null())
+            .filter(call::Column::EndedAt.is_null())
+            .exec(&self.0.db)
+            .await?;
+        Ok(())
+    }
+
     /// Keeps the carrier's handle of a call as soon as the carrier accepted the dial.
     pub async fn set_carrier_ref(
         &self,

@@ -286,6 +286,9 @@ pub enum CarrierError {
     Unavailable,
     #[error("carrier did not answer in time")]
     Timeout,
+    /// The command needs an answered call and this one is still ringing (Telnyx `90034`).
+    #[error("the call has not been answered")]
+    NotAnswered,
     /// We refused to send it (e.g. a ring timeout below the legal minimum).
     #[error("invalid carrier request: {0}")]
     InvalidRequest(String),

@@ -24,6 +24,8 @@ use uuid::Uuid;
 
 /// Telnyx's error code for "Call has already ended".
 const CALL_ENDED: &str = "90018";
+/// The error code of a command that needs an answered call, sent to one still ringing.
+const NOT_ANSWERED: &str = "90034";
 
 /// Everything the Telnyx carrier needs; build with [`TelnyxConfig::new`] and adjust fields.
 #[derive(Debug, Clone)]
@@ -202,6 +204,9 @@ fn classify(status: StatusCode, body: &str, api_key: &str) -> Attempt {
         Attempt::Retryable(CarrierError::Unavailable)
     } else {
         let mut summary = error_summary(status, body);
+        if has_error_code(body, NOT_ANSWERED) {
+            return Attempt::Final(CarrierError::NotAnswered);
+        }
         if !api_key.is_empty() {
             summary = summary.replace(api_key, "[REDACTED]");
         }
@@ -241,6 +246,16 @@ fn error_summary(status: StatusCode, body: &str) -> String {
         })
         .collect();
     format!("{} {}", status.as_u16(), items.join("; "))
+}
+
+/// Whether a Telnyx error body carries `code` (a string of digits, or a number from a server that strays).
+fn has_error_code(body: &str, code: &str) -> bool {
+    serde_json::from_str::<ErrorBody>(body).is_ok_and(|parsed| {
+        parsed
+            .errors
+            .iter()
+            .any(|item| item.code == code || item.code.as_u64().map(|n| n.to_string()).as_deref() == Some(code))
+    })
 }
 
 fn is_call_ended(error: &CarrierError) -> bool {
@@ -503,6 +518,18 @@ mod tests {
         assert_eq!(summary, "422 90018 Call has already ended: gone");
         assert!(is_call_ended(&CarrierError::Rejected(summary)));
         assert_eq!(error_summary(StatusCode::NOT_FOUND, "<html>"), "404");
+    }
+
+    #[test]
+    fn a_command_to_a_ringing_call_is_refused_as_not_answered() {
+        let body = r#"{"errors":[{"code":"90034","title":"Call not answered yet"}]}"#;
+        let refused = classify(StatusCode::UNPROCESSABLE_ENTITY, body, "KEY");
+        assert!(matches!(refused, Attempt::Final(CarrierError::NotAnswered)));
+        let other = r#"{"errors":[{"code":"90018","title":"Call has already ended","detail":"90034"}]}"#;
+        assert!(matches!(
+            classify(StatusCode::UNPROCESSABLE_ENTITY, other, "KEY"),
+            Attempt::Final(CarrierError::Rejected(_))
+        ));
     }
 
     #[tokio::test(start_paused = true)]
