@@ -54,6 +54,17 @@ pub struct Judgement {
     attempts_since: DateTime<Utc>,
 }
 
+impl Judgement {
+    /// Judges the campaign's calls as placed in `mode`. The dialer paces a predictive campaign
+    /// progressively (one call per idle agent) while its 30-day abandonment is at its cap, and
+    /// those calls are not stopped by the cap: stopping would freeze the rate above the target,
+    /// while calls that wait for an agent bring it down.
+    pub fn placed_as(mut self, mode: DialerMode) -> Self {
+        self.campaign_settings.mode = mode;
+        self
+    }
+}
+
 /// Lookups in flight at once for one check.
 const LOOKUPS_AT_ONCE: usize = 8;
 

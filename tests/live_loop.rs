@@ -10,7 +10,8 @@ use common::floor::{calls, campaign_status, disposition_ended, set_up, start, we
 use common::{Backend, TestApp, WsEvent, spawn_app_at, spawn_app_on, spawn_app_with_carrier, token_with};
 use outdial::dialer::scheduler::DialerSettings;
 use outdial::telephony::{
-    AgentEndpoint, CallStatus, Carrier, CarrierCallRef, CarrierError, CarrierEvent, DialRequest, SafeHarbor,
+    AgentEndpoint, CallId, CallLeg, CallStatus, Carrier, CarrierCallRef, CarrierError, CarrierEvent, CarrierEventKind,
+    DialRequest, HangupCause, SafeHarbor,
 };
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
@@ -228,6 +229,73 @@ crate::backend_tests! {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         assert!(app.clock.now() >= at, "started before its time");
+    }
+
+    /// A predictive campaign whose 30-day abandonment is over its target keeps dialing, progressively: never more
+    /// calls waiting for an answer than agents, and nothing refused for the cap. (Stopping would freeze the rate
+    /// above the target; the gate used to refuse every dial, and one early abandon stopped a campaign for 30 days.)
+    async fn a_campaign_over_its_abandonment_cap_dials_progressively(backend) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let app = spawn(backend).await;
+        let (ny, _, _) = numbers(9);
+        let floor = set_up(&app, "acme", &ny, 2, 1).await;
+        // An earlier call of the campaign: a person answered and never reached an agent (1 abandoned of 1).
+        let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+        let first = entity::contact::Entity::find()
+            .filter(entity::contact::Column::PhoneNumber.eq(ny[0].as_str()))
+            .one(&db)
+            .await
+            .unwrap()
+            .expect("the first contact");
+        let store = outdial::store::Store::connect(&app.config).await.unwrap();
+        let tenant = outdial::store::TenantId::new("acme");
+        let campaign: i64 = floor.campaign.parse().unwrap();
+        let at = app.clock.now() - TimeDelta::minutes(10);
+        let new = outdial::store::calls::NewCall {
+            campaign_id: campaign,
+            contact_id: first.id,
+            attempt: 1,
+            carrier: "simulated",
+            from_number: "+12125550150".into(),
+            to_number: ny[0].clone(),
+        };
+        let call = store.calls().create_dialed(&tenant, new, &common::safe(&ny[0]), at).await.unwrap();
+        let hangup = CarrierEventKind::HungUp { cause: HangupCause::NormalClearing, sip_code: None };
+        for (n, kind) in [CarrierEventKind::Answered, hangup].into_iter().enumerate() {
+            let event = CarrierEvent {
+                event_id: format!("earlier-{n}"),
+                occurred_at: at + TimeDelta::seconds(10 + n as i64),
+                call: Some(CallId(call.id)),
+                leg: CallLeg::default(),
+                call_control_id: format!("earlier-{}", call.id),
+                call_session_id: "s".into(),
+                kind,
+            };
+            store.calls().record_event(&event, at).await.unwrap();
+        }
+
+        start(&app, &floor.admin, &floor.campaign).await;
+        let started = tokio::time::Instant::now();
+        loop {
+            let rows = calls(&app, &floor.admin, &floor.campaign).await;
+            disposition_ended(&app, &floor.admin, &rows).await;
+            if rows.len() == ny.len() && rows.iter().all(|c| c["state"] == "ENDED") {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "the campaign stopped dialing: {rows:?}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        // Progressive: before the first of the new calls was bridged or ended, no more than one per agent.
+        let rows: Vec<entity::call::Model> =
+            entity::call::Entity::find().filter(entity::call::Column::Id.ne(call.id)).all(&db).await.unwrap();
+        let first_settled = rows.iter().filter_map(|c| c.bridged_at.or(c.ended_at)).min().expect("settled calls");
+        let early = rows.iter().filter(|c| c.dialed_at < first_settled).count();
+        assert!(early <= floor.agents.len(), "{early} calls dialed for {} agents", floor.agents.len());
+        let refusals = entity::compliance_decision::Entity::find().all(&db).await.unwrap();
+        assert!(
+            refusals.iter().all(|d| !d.reasons.to_string().contains("ABANDON_RATE_CAP")),
+            "a dial was refused for the cap"
+        );
     }
 
     /// A campaign whose every contact has had its attempts completes, and says why.

@@ -136,7 +136,9 @@ impl AbandonmentFigures {
         if self.live_answered == 0 { 0.0 } else { self.abandoned as f64 / self.live_answered as f64 }
     }
 
-    fn reached(&self) -> bool {
+    /// Whether the rate has reached the target (or the federal limit): predictive dialing stops
+    /// until it is under again.
+    pub fn reached(&self) -> bool {
         self.live_answered > 0 && self.rate() >= self.target.min(Self::FEDERAL_LIMIT)
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::scheduler::Shared;
 use crate::auth::TenantId;
+use crate::campaign::DialerMode;
 use crate::compliance::verdict::{ReasonCode, Verdict};
 use crate::error::DomainResult;
 use crate::store::compliance::Purpose;
@@ -102,7 +103,7 @@ impl Hopper {
         &mut self,
         shared: &Shared,
         tenant: &TenantId,
-        campaign: &campaign::Model,
+        (campaign, mode): (&campaign::Model, DialerMode),
         lists: &[i64],
         wanted: usize,
         now: DateTime<Utc>,
@@ -114,7 +115,7 @@ impl Hopper {
         if due.is_empty() {
             return Ok(0);
         }
-        let judgement = gate.judgement(tenant, now, Some(campaign)).await?;
+        let judgement = gate.judgement(tenant, now, Some(campaign)).await?.placed_as(mode);
         let numbers: Vec<String> = due.iter().map(|c| c.phone_number.clone()).collect();
         let verdicts = gate.check_with(&judgement, &numbers, Purpose::Hopper, now).await?;
         let count = due.len();

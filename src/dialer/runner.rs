@@ -39,7 +39,7 @@ use crate::acd::{
 use crate::auth::TenantId;
 use crate::campaign::{CampaignSettings, CampaignStatus, LifecycleAction};
 use crate::clock::local_day_start;
-use crate::compliance::verdict::Verdict;
+use crate::compliance::verdict::{AbandonmentFigures, Verdict};
 use crate::crm::hub::SCREEN_POP_TIMEOUT;
 use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
@@ -240,6 +240,20 @@ impl Runner {
         tracing::info!(campaign = self.campaign.id, status = %self.campaign.status, "campaign task stopped");
     }
 
+    /// How calls are paced now: a predictive campaign whose 30-day abandonment has reached its
+    /// target dials progressively (one call per idle agent) until the rate is under it again.
+    fn pacing_mode(&self) -> DialerMode {
+        let figures = AbandonmentFigures {
+            abandoned: self.abandonment.window_abandoned,
+            live_answered: self.abandonment.window_live_answers,
+            target: self.settings.abandon_rate_target,
+        };
+        match self.settings.dialer_mode {
+            DialerMode::Predictive if figures.reached() => DialerMode::Progressive,
+            mode => mode,
+        }
+    }
+
     fn running(&self) -> bool {
         self.campaign.status == CampaignStatus::Running.as_str()
     }
@@ -287,12 +301,24 @@ impl Runner {
         let calls = store.calls();
         let month = calls.totals(&self.tenant, self.campaign.id, now - TimeDelta::days(30), now).await?;
         let today = calls.totals(&self.tenant, self.campaign.id, local_day_start(zone, now), now).await?;
+        let paced_as = self.pacing_mode();
         self.abandonment = AbandonmentSoFar {
             window_live_answers: month.human_answered,
             window_abandoned: month.abandoned,
             today_live_answers: today.human_answered,
             today_abandoned: today.abandoned,
         };
+        if self.pacing_mode() != paced_as {
+            let (abandoned, answered) = (month.abandoned, month.human_answered);
+            let mode = self.pacing_mode().as_str();
+            tracing::warn!(
+                campaign = self.campaign.id,
+                abandoned,
+                answered,
+                mode,
+                "30-day abandonment: pacing changed"
+            );
+        }
         self.shared.floor.expire_wrap_ups(&self.tenant, now).await?;
         self.sweep(now).await
     }
@@ -385,7 +411,8 @@ impl Runner {
     /// Tops the hopper up by `wanted`; `false` when nothing is left to queue (the campaign is
     /// completed when none of its contacts has a call to come).
     async fn refill(&mut self, wanted: usize, now: DateTime<Utc>) -> DomainResult<bool> {
-        let due = self.hopper.refill(&self.shared, &self.tenant, &self.campaign, &self.lists, wanted, now).await?;
+        let campaign = (&self.campaign, self.pacing_mode());
+        let due = self.hopper.refill(&self.shared, &self.tenant, campaign, &self.lists, wanted, now).await?;
         if self.hopper.is_empty() && due == 0 && self.calls.is_empty() && self.previews.is_empty() {
             self.complete_if_exhausted(now).await?;
             return Ok(false);
@@ -574,7 +601,7 @@ impl Runner {
         let lines = calls_in_flight.len() as u32 + bridged_lines;
         let max_channels = self.shared.carrier.free_channels().map(|free| free.saturating_add(lines));
         Ok(PacingSnapshot {
-            mode: self.settings.dialer_mode,
+            mode: self.pacing_mode(),
             agents,
             calls_in_flight,
             bridged_lines,
@@ -609,7 +636,8 @@ impl Runner {
             return Err(DomainError::conflict("the campaign has no caller ID to dial with"));
         };
         let shared = self.shared.clone();
-        let judgement = shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?;
+        let judgement =
+            shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?.placed_as(self.pacing_mode());
         let numbers: Vec<String> = contacts.iter().map(|(c, _)| c.phone_number.clone()).collect();
         let verdicts =
             shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
