@@ -556,7 +556,10 @@ async fn dial_path(service: &Service, campaign: &entity::campaign::Model, time_s
     while Instant::now() < until {
         let now = api.clock.now();
         if hopper.len() < BASELINE_BATCH * 2 {
-            hopper.refill(&shared, &tenant, campaign, &lists, BASELINE_BATCH * 4, now).await.expect("refill");
+            hopper
+                .refill(&shared, &tenant, (campaign, DialerMode::Progressive), &lists, BASELINE_BATCH * 4, now)
+                .await
+                .expect("refill");
         }
         let contacts = hopper.take(BASELINE_BATCH, now);
         let judgement = shared.gate.judgement(&tenant, now, Some(campaign)).await.expect("judgement");
