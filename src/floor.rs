@@ -5,6 +5,8 @@
 //! campaign edits, starts a new day at the tenant's local midnight, and answers the agent board.
 //! Preview reservations live here too: an agent RESERVED for a contact before any dial, that
 //! contact's dial moving the reservation to the new call, and the preview's end freeing the agent.
+//! It keeps each agent's current offer or preview with its screen pop, for a desktop that
+//! (re)connects or fell behind ([`Floor::current`]).
 //!
 //! After a restart, calls in flight are gone: an agent stored as RESERVED, ON_CALL or WRAP_UP
 //! comes back PAUSED with the reason `RESTART` (never AVAILABLE: a person who left must not be
@@ -51,6 +53,9 @@ impl From<AcdError> for DomainError {
 /// One tenant's board and its day.
 struct TenantFloor {
     board: Board,
+    /// Each agent's last offer or preview, with the call it is for once there is one: it is the
+    /// agent's current one while the agent's status is for that call or contact ([`Floor::current`]).
+    shown: HashMap<AgentId, Shown>,
     zone: Tz,
     /// The next local midnight, when calls and talk time today start again from zero.
     day_ends: DateTime<Utc>,
@@ -149,7 +154,7 @@ impl Floor {
                 board.restore_today(id, calls, TimeDelta::seconds(talk_seconds))?;
             }
         }
-        Ok(TenantFloor { board, zone, day_ends: next_local_day_start(zone, day_starts) })
+        Ok(TenantFloor { board, shown: HashMap::new(), zone, day_ends: next_local_day_start(zone, day_starts) })
     }
 
     /// Applies a state change to an agent and records it; the state machine refuses invalid
@@ -245,6 +250,9 @@ impl Floor {
                 return Err(DomainError::conflict("the agent no longer previews this contact"));
             };
             self.apply(floor, tenant, agent, StateChange::Reserved { call, campaign }, now).await?;
+            if let Some(shown) = floor.shown.get_mut(&agent) {
+                shown.call = Some(call);
+            }
             Ok(())
         })
         .await
@@ -384,6 +392,10 @@ impl Floor {
         };
         let transition = floor.board.set_state(agent, change, now)?;
         let row = self.store.agents().set_state(tenant, agent.0, transition.to, reason.as_deref(), now).await?;
+        if attached.offer.is_some() || attached.preview.is_some() {
+            let call = attached.offer.as_ref().map(|offer| offer.decision.call);
+            floor.shown.insert(agent, Shown { call, offer: attached.offer.clone(), preview: attached.preview.clone() });
+        }
         self.publish(floor, tenant, agent, attached, now);
         Ok(row)
     }
@@ -399,6 +411,28 @@ impl Floor {
                 preview: attached.preview,
             });
         }
+    }
+
+    /// An agent's status now, with the offer or preview (and its screen pop) it is for, as its
+    /// subscribers got them: what a desktop that (re)connects or fell behind shows. `NOT_FOUND`
+    /// for an id the board does not hold.
+    pub async fn current(&self, tenant: &TenantId, agent: AgentId, now: DateTime<Utc>) -> DomainResult<AgentUpdate> {
+        self.with_board(tenant, now, async |floor| {
+            let view = floor.board.agent(agent, now).ok_or(DomainError::NotFound("agent"))?;
+            let shown = floor.shown.get(&agent);
+            let (offer, preview) = match (&view.status, shown) {
+                (Status::Previewing { contact, .. }, Some(shown)) => {
+                    (None, shown.preview.clone().filter(|p| p.decision.contact == *contact))
+                }
+                (
+                    Status::Reserved { call, .. } | Status::OnCall { call, .. } | Status::WrapUp { call, .. },
+                    Some(shown),
+                ) if shown.call == Some(*call) => (shown.offer.clone(), shown.preview.clone()),
+                _ => (None, None),
+            };
+            Ok(AgentUpdate { tenant: tenant.clone(), status: view.status, since: view.since, agent, offer, preview })
+        })
+        .await
     }
 
     /// Every agent's live view, by agent id.
@@ -455,6 +489,13 @@ impl Floor {
 /// What a change carries to the agent's subscribers besides the new state.
 #[derive(Default)]
 struct Attached {
+    offer: Option<Arc<CallOffer>>,
+    preview: Option<Arc<ContactPreview>>,
+}
+
+/// An agent's last offer or preview; `call` is the call it is for (a preview has one once dialed).
+struct Shown {
+    call: Option<CallId>,
     offer: Option<Arc<CallOffer>>,
     preview: Option<Arc<ContactPreview>>,
 }

@@ -148,11 +148,7 @@ backend_tests! {
         assert_eq!(refused["id"], "bob");
         assert_eq!(refused["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{refused}");
         ws.subscribe("ada", follow, json!({"a": ada})).await;
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-
-        app.graphql(Some(&admin), SET_STATE, json!({"id": bob, "state": "AVAILABLE"})).await.data();
-        app.graphql(Some(&ada_token), SET_STATE, json!({"id": ada, "state": "PAUSED", "reason": "BREAK"})).await.data();
-        let event = loop {
+        let mut next_of_ada = async || loop {
             match ws.next().await {
                 // The refused subscription's `complete` may come first.
                 common::WsEvent::Json(message) if message["id"] == "bob" => continue,
@@ -160,6 +156,14 @@ backend_tests! {
                 common::WsEvent::Closed(code) => panic!("closed: {code:?}"),
             }
         };
+        // The stream starts with her state as it is.
+        let first = next_of_ada().await;
+        assert_eq!(first["id"], "ada");
+        assert_eq!(first["payload"]["data"]["agentEvents"], json!({"agentId": ada, "state": "OFFLINE", "pauseReason": null, "missed": 0}));
+
+        app.graphql(Some(&admin), SET_STATE, json!({"id": bob, "state": "AVAILABLE"})).await.data();
+        app.graphql(Some(&ada_token), SET_STATE, json!({"id": ada, "state": "PAUSED", "reason": "BREAK"})).await.data();
+        let event = next_of_ada().await;
         assert_eq!(event["id"], "ada");
         assert_eq!(event["payload"]["data"]["agentEvents"], json!({"agentId": ada, "state": "PAUSED", "pauseReason": "BREAK", "missed": 0}),
             "Bob's change is not in Ada's stream");
@@ -189,11 +193,12 @@ mod routing_on_the_floor {
     use super::common::fresh_database;
     use chrono::{TimeDelta, Utc};
     use outdial::acd::{
-        CallId, CampaignId, ContactCard, Decision, LiveCall, ScreenPop, ScreenPopSource, SkillLevel, StateChange,
-        Strategy,
+        AgentId, CallId, CampaignId, ContactCard, Decision, LiveCall, ScreenPop, ScreenPopSource, SkillLevel,
+        StateChange, Strategy,
     };
     use outdial::campaign::{CampaignSettings, DialerMode};
     use outdial::config::Config;
+    use outdial::error::DomainError;
     use outdial::floor::Floor;
     use outdial::store::agents::AgentProfile;
     use outdial::store::{Store, TenantId};
@@ -252,6 +257,19 @@ mod routing_on_the_floor {
                 other => panic!("expected an offer, got {other:?}"),
             }
             assert_eq!(store.agents().get(&tenant, fluent.id).await.unwrap().state, "RESERVED");
+            // What a desktop that (re)connects is shown: the offer, with its screen pop, while the agent is on it.
+            let shown = floor.current(&tenant, AgentId(fluent.id), now).await.unwrap();
+            let offer = shown.offer.expect("the current offer");
+            assert_eq!((offer.decision.call, offer.screen_pop.call), (CallId(1), Some(CallId(1))));
+            floor.set_agent_state(&tenant, fluent.id, StateChange::OnCall { call: CallId(1) }, now).await.unwrap();
+            assert!(floor.current(&tenant, AgentId(fluent.id), now).await.unwrap().offer.is_some(), "on the call");
+            floor.set_agent_state(&tenant, fluent.id, StateChange::WrapUp, now).await.unwrap();
+            floor.set_agent_state(&tenant, fluent.id, StateChange::Available, now).await.unwrap();
+            let free = floor.current(&tenant, AgentId(fluent.id), now).await.unwrap();
+            assert!(free.offer.is_none() && free.preview.is_none(), "no offer once free");
+            assert!(matches!(floor.current(&tenant, AgentId(999_999), now).await, Err(DomainError::NotFound(_))));
+            floor.set_agent_state(&tenant, fluent.id, StateChange::Reserved { call: CallId(1), campaign: CampaignId(campaign.id) }, now).await.unwrap();
+            assert!(floor.current(&tenant, AgentId(fluent.id), now).await.unwrap().offer.is_some(), "same call again");
             assert_eq!(floor.offer(&tenant, &call(2), &pop(2), now).await.unwrap(), Decision::Wait);
             let late = now + TimeDelta::seconds(3);
             assert_eq!(floor.offer(&tenant, &call(3), &pop(3), late).await.unwrap(), Decision::Abandon);

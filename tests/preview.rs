@@ -72,6 +72,17 @@ async fn follow(app: &TestApp, agent: &str) -> WsClient {
     ws
 }
 
+/// What an agent's desktop that (re)connects is shown first: its state now, with its offer or preview.
+async fn reconnect(app: &TestApp, agent: &str) -> Value {
+    let token = agent_token(agent);
+    let mut ws = app.websocket(json!({"authorization": format!("Bearer {token}")})).await;
+    assert!(matches!(ws.next().await, WsEvent::Json(ref m) if m["type"] == "connection_ack"));
+    let events = "subscription($a: ID!) { agentEvents(agentId: $a) { state callId missed \
+                  preview { contactId screenPop } } }";
+    ws.subscribe("a", events, json!({"a": agent})).await;
+    next_event(&mut ws).await
+}
+
 /// The agent's next event.
 async fn next_event(ws: &mut WsClient) -> Value {
     match ws.next().await {
@@ -144,6 +155,11 @@ crate::backend_tests! {
         assert_ne!(mine["contactId"], theirs["contactId"]);
         tokio::time::sleep(Duration::from_millis(500)).await;
         assert!(calls(&app, &admin, &campaign).await.is_empty(), "a preview campaign dials nobody by itself");
+        // The agent's page reloads: its new subscription starts with the preview it is looking at.
+        let shown = reconnect(&app, &first).await;
+        assert_eq!((shown["state"].as_str(), shown["missed"].as_i64()), (Some("RESERVED"), Some(0)), "{shown}");
+        assert_eq!(shown["preview"]["contactId"], mine["contactId"], "{shown}");
+        assert_eq!(shown["preview"]["screenPop"], mine["screenPop"]);
 
         // Another agent can neither dial nor skip someone else's preview.
         let stolen = dial_preview(&app, &agent_token(&second), &mine["contactId"]).await;
@@ -164,6 +180,10 @@ crate::backend_tests! {
         // The person answers and is bridged straight to this agent.
         let connected = until_state(&mut first_ws, "ON_CALL").await;
         assert_eq!(connected["callId"], call["id"]);
+        // Reloaded mid-call, the desktop still shows whom the agent is talking to.
+        let shown = reconnect(&app, &first).await;
+        assert_eq!(shown["callId"], call["id"], "{shown}");
+        assert_eq!(shown["preview"]["contactId"], mine["contactId"], "{shown}");
         let rows = calls(&app, &admin, &campaign).await;
         assert_eq!(rows.len(), 1, "only the dialed preview has a call: {rows:?}");
         assert_eq!(rows[0]["agentId"], first.as_str());

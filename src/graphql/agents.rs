@@ -17,6 +17,7 @@ use super::{ApiState, clearable};
 use crate::acd::{AgentState, AgentView, RoutingMethod, SkillLevel, StateChange, Status};
 use crate::auth::{Access, caller};
 use crate::error::{DomainError, DomainResult};
+use crate::events::AgentUpdate;
 use crate::store::agents::AgentProfile;
 use crate::store::campaigns::settings_of;
 
@@ -338,17 +339,19 @@ impl AgentMutation {
 #[derive(SimpleObject)]
 pub struct AgentEvent {
     agent_id: ID,
-    /// Null on a `missed` notice.
+    /// Null only on a `missed` notice whose state could not be read.
     state: Option<AgentState>,
     since: Option<DateTime<Utc>>,
     pause_reason: Option<String>,
     /// The call offered (RESERVED), connected or being wrapped up.
     call_id: Option<ID>,
     campaign_id: Option<ID>,
-    /// When the change reserves the agent for an answered call: the offer and its screen pop.
+    /// When the change reserves the agent for an answered call: the offer and its screen pop (and
+    /// on the first item or a `missed` notice, while the agent is still on that call).
     offer: Option<CallOffer>,
     /// When the change reserves the agent for a preview (RESERVED, no call yet): the contact
-    /// offered before any dial, with its screen pop.
+    /// offered before any dial, with its screen pop (and on the first item or a `missed` notice,
+    /// while the agent still previews it or is on its call).
     preview: Option<PreviewOffer>,
     /// Events this subscriber missed by falling behind.
     missed: i32,
@@ -397,7 +400,10 @@ pub struct AgentSubscription;
 #[Subscription]
 impl AgentSubscription {
     /// An agent's state changes as they happen, until the token expires: agents their own,
-    /// supervisors anyone's.
+    /// supervisors anyone's. The first item is the agent's state when the subscription starts,
+    /// with the offer or preview (and screen pop) it is for: a desktop that reloads mid-call
+    /// shows its customer again. A subscriber that fell behind gets a `missed` notice carrying
+    /// the state as it is by then.
     #[graphql(guard = "Access::Authenticated")]
     async fn agent_events(
         &self,
@@ -411,38 +417,60 @@ impl AgentSubscription {
         }
         let api = ctx.data_unchecked::<ApiState>();
         api.store.agents().get(&caller.tenant, id).await?;
-        let tenant = caller.tenant.clone();
-        let events = BroadcastStream::new(api.bus.subscribe_agents()).filter_map(move |item| {
-            let event = match item {
-                Ok(update) if update.tenant == tenant && update.agent.0 == id => {
-                    let parts = StatusParts::from(&update.status);
-                    Some(AgentEvent {
-                        agent_id: ID::from(id),
-                        state: Some(update.status.state()),
-                        since: Some(update.since),
-                        pause_reason: parts.reason,
-                        call_id: parts.call,
-                        campaign_id: parts.campaign,
-                        offer: update.offer.as_deref().map(CallOffer::from),
-                        preview: update.preview.as_deref().map(PreviewOffer::from),
-                        missed: 0,
-                    })
+        let (tenant, agent) = (caller.tenant.clone(), crate::acd::AgentId(id));
+        // Subscribed before the current state is read, so that no change falls between the two.
+        let changes = BroadcastStream::new(api.bus.subscribe_agents());
+        let first = api.floor.current(&tenant, agent, api.clock.now()).await?;
+        let (floor, clock) = (api.floor.clone(), api.clock.clone());
+        let events = changes.filter_map(move |item| {
+            let (floor, clock, tenant) = (floor.clone(), clock.clone(), tenant.clone());
+            async move {
+                match item {
+                    Ok(update) if update.tenant == tenant && update.agent == agent => Some(AgentEvent::of(&update, 0)),
+                    Ok(_) => None,
+                    Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                        let missed = i32::try_from(missed).unwrap_or(i32::MAX);
+                        match floor.current(&tenant, agent, clock.now()).await {
+                            Ok(now) => Some(AgentEvent::of(&now, missed)),
+                            Err(_) => Some(AgentEvent::missed_only(id, missed)),
+                        }
+                    }
                 }
-                Ok(_) => None,
-                Err(BroadcastStreamRecvError::Lagged(missed)) => Some(AgentEvent {
-                    agent_id: ID::from(id),
-                    state: None,
-                    since: None,
-                    pause_reason: None,
-                    call_id: None,
-                    campaign_id: None,
-                    offer: None,
-                    preview: None,
-                    missed: i32::try_from(missed).unwrap_or(i32::MAX),
-                }),
-            };
-            std::future::ready(event)
+            }
         });
+        let events = futures_util::stream::once(std::future::ready(AgentEvent::of(&first, 0))).chain(events);
         Ok(until_expiry(caller, api.clock.now(), events))
+    }
+}
+
+impl AgentEvent {
+    fn of(update: &AgentUpdate, missed: i32) -> Self {
+        let parts = StatusParts::from(&update.status);
+        AgentEvent {
+            agent_id: ID::from(update.agent.0),
+            state: Some(update.status.state()),
+            since: Some(update.since),
+            pause_reason: parts.reason,
+            call_id: parts.call,
+            campaign_id: parts.campaign,
+            offer: update.offer.as_deref().map(CallOffer::from),
+            preview: update.preview.as_deref().map(PreviewOffer::from),
+            missed,
+        }
+    }
+
+    /// A notice of `missed` events without the state (it could not be read).
+    fn missed_only(agent: i64, missed: i32) -> Self {
+        AgentEvent {
+            agent_id: ID::from(agent),
+            state: None,
+            since: None,
+            pause_reason: None,
+            call_id: None,
+            campaign_id: None,
+            offer: None,
+            preview: None,
+            missed,
+        }
     }
 }
