@@ -6,11 +6,13 @@
 //!
 //! `cargo bench --bench pacing_grid` (report seeds) or
 //! `cargo bench --bench pacing_grid -- tuning` (predictive only, on the seeds the pacer
-//! was tuned on). Other arguments keep only scenarios whose name contains one of them.
+//! was tuned on). `-- research` runs the grid on the research's reference model instead
+//! (dialer.md §5.4; predictive and progressive only, to set beside its tuned frontier).
+//! Other arguments keep only scenarios whose name contains one of them.
 
 use std::sync::Mutex;
 
-use outdial::dialer::sim::scenario::{grid, stress};
+use outdial::dialer::sim::scenario::{grid, research_grid, stress};
 use outdial::dialer::sim::{RunReport, Scenario, Strategy, run_scenario};
 
 /// Seeds used while tuning `PacerTuning` defaults and the ratio baseline.
@@ -31,6 +33,7 @@ struct Pooled {
     hold_p99: f64,
     lines: u32,
     dials: f64,
+    idle_wait: f64,
 }
 
 fn pool(reports: &[RunReport]) -> Pooled {
@@ -46,6 +49,7 @@ fn pool(reports: &[RunReport]) -> Pooled {
         hold_p99: max(|r| r.hold_before_bridge_p99_seconds),
         lines: reports.iter().map(|r| r.max_concurrent_lines).max().unwrap_or(0),
         dials: reports.iter().map(|r| r.dials_per_agent_hour).sum::<f64>() / n,
+        idle_wait: reports.iter().map(|r| r.mean_idle_wait_seconds).sum::<f64>() / n,
     }
 }
 
@@ -86,10 +90,16 @@ fn verdict(ours: &Pooled, baselines: &[Pooled]) -> &'static str {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let tuning = args.iter().any(|a| a == "tuning");
-    let filters: Vec<&String> = args.iter().filter(|a| *a != "tuning").collect();
+    let research = args.iter().any(|a| a == "research");
+    let filters: Vec<&String> = args.iter().filter(|a| *a != "tuning" && *a != "research").collect();
     let seeds: &[u64] = if tuning { &TUNING_SEEDS } else { &REPORT_SEEDS };
-    let mut scenarios = grid();
-    scenarios.extend(stress().expect("embedded stress scenarios parse"));
+    let mut scenarios = if research {
+        research_grid().expect("embedded research model parses")
+    } else {
+        let mut all = grid();
+        all.extend(stress().expect("embedded stress scenarios parse"));
+        all
+    };
     scenarios.retain(|sc| filters.is_empty() || filters.iter().any(|f| sc.name.contains(f.as_str())));
     let rows: Mutex<Vec<(usize, String)>> = Mutex::new(Vec::new());
     let next = Mutex::new(0usize);
@@ -108,6 +118,8 @@ fn main() {
                     let ours = run_seeds(sc, Strategy::Predictive, seeds);
                     let baselines: Vec<Pooled> = if tuning {
                         Vec::new()
+                    } else if research {
+                        vec![run_seeds(sc, Strategy::Progressive, seeds)]
                     } else {
                         let k = tuned_ratio(sc, &TUNING_SEEDS);
                         [Strategy::Progressive, Strategy::Ratio(k), Strategy::Vicidial, Strategy::Seed]
@@ -129,6 +141,9 @@ fn main() {
                         ours.lines,
                         ours.dials,
                     );
+                    if let [progressive] = &baselines[..] {
+                        line += &format!(" {:.1} | {} |", ours.idle_wait, cell(progressive));
+                    }
                     if let [progressive, ratio, vicidial, seed] = &baselines[..] {
                         line += &format!(
                             " {} | {} {} | {} | {} | {} |",
@@ -153,10 +168,14 @@ fn main() {
         seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
         if tuning { "tuning" } else { "report, unseen by tuning" }
     );
-    println!(
-        "| scenario | agents | live | predictive talk/h | 30-day aband | max day | p90 day | min day | hold p99 s | max lines | dials/agent-h | progressive | ratio:K (tuned) | vicidial | seed | ahead of all |"
-    );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let head = "| scenario | agents | live | predictive talk/h | 30-day aband | max day | p90 day | min day | hold p99 s | max lines | dials/agent-h |";
+    if research {
+        println!("{head} idle wait s | progressive |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    } else {
+        println!("{head} progressive | ratio:K (tuned) | vicidial | seed | ahead of all |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    }
     for (_, line) in rows {
         println!("{line}");
     }

@@ -177,7 +177,8 @@ struct Sim<'a> {
     tally: Tally,
     day: DayTally,
     snapshot: PacingSnapshot,
-    routing: (f64, f64),
+    /// Routing + bridge latency as lognormal (mu, sigma); none bridges at once.
+    routing: Option<(f64, f64)>,
     /// Answering-machine detection is on (off when its false positives would not fit
     /// the abandonment budget: every answer then goes to an agent).
     screening: bool,
@@ -403,8 +404,13 @@ impl Sim<'_> {
             if a > sc.ring_timeout {
                 ring_out
             } else {
-                let (mu, sigma) = mu_sigma(sc.greeting_mean, 0.3);
-                let greeting_end = ring_at + a + (mu + sigma * greeting_z).exp();
+                let greeting = if sc.greeting_mean > 0.0 {
+                    let (mu, sigma) = mu_sigma(sc.greeting_mean, 0.3);
+                    (mu + sigma * greeting_z).exp()
+                } else {
+                    0.0
+                };
+                let greeting_end = ring_at + a + greeting;
                 Fate::Person {
                     answered_at: ring_at + a,
                     greeting_end,
@@ -523,7 +529,7 @@ impl Sim<'_> {
         self.day.idle_wait_seconds += self.now - self.agents[a].since;
         self.day.idle_waits += 1;
         self.agents[a] = Agent { state: AgentState::Reserved, since: self.now, call: c, ..self.agents[a] };
-        let latency = lognormal(&mut self.agent_rng, self.routing.0, self.routing.1);
+        let latency = self.routing.map_or(0.0, |(mu, sigma)| lognormal(&mut self.agent_rng, mu, sigma));
         let call = &mut self.calls[c];
         call.open = false;
         call.waiting_since = None;
@@ -676,7 +682,8 @@ pub fn run_with(
                 max_dials_per_window: sc.max_dials_per_window,
             },
         },
-        routing: routing_latency(sc.routing_latency_mean, sc.routing_latency_p99),
+        routing: (sc.routing_latency_mean > 0.0)
+            .then(|| routing_latency(sc.routing_latency_mean, sc.routing_latency_p99)),
         screening: true,
     };
     if !sim.snapshot.target.detector_affordable() {

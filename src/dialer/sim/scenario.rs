@@ -48,7 +48,8 @@ pub struct Scenario {
     pub human_answer_sd: f64,
     pub machine_answer_mean: f64,
     pub machine_answer_sd: f64,
-    /// Greeting length (the 2-s clock starts at its end): lognormal mean, cv 0.3.
+    /// Greeting length (the 2-s clock starts at its end): lognormal mean, cv 0.3; 0 starts
+    /// the clock at the answer.
     pub greeting_mean: f64,
     /// Detector verdict for a person, after the completed greeting.
     pub human_verdict_delay: f64,
@@ -65,7 +66,8 @@ pub struct Scenario {
     pub min_ring: f64,
     /// Fast failures (busy, SIT, invalid), uniform after dialing.
     pub fail_delay: [f64; 2],
-    /// Routing + bridge latency: lognormal with this mean and 99th percentile.
+    /// Routing + bridge latency: lognormal with this mean and 99th percentile; a mean of 0
+    /// bridges at once.
     pub routing_latency_mean: f64,
     pub routing_latency_p99: f64,
     /// Seconds after the completed greeting within which a person must reach an agent.
@@ -194,8 +196,6 @@ impl Scenario {
             ("wrap_mean", self.wrap_mean),
             ("human_answer_mean", self.human_answer_mean),
             ("machine_answer_mean", self.machine_answer_mean),
-            ("greeting_mean", self.greeting_mean),
-            ("routing_latency_mean", self.routing_latency_mean),
             ("decision_interval", self.decision_interval),
             ("max_lines_per_agent", self.max_lines_per_agent),
         ];
@@ -204,8 +204,15 @@ impl Scenario {
                 return Err(ScenarioError::OutOfRange { field, value });
             }
         }
+        for (field, value) in
+            [("greeting_mean", self.greeting_mean), ("routing_latency_mean", self.routing_latency_mean)]
+        {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(ScenarioError::OutOfRange { field, value });
+            }
+        }
         let ratio = self.routing_latency_p99 / self.routing_latency_mean;
-        if !(ratio > 1.0 && ratio < 14.0) {
+        if self.routing_latency_mean > 0.0 && !(ratio > 1.0 && ratio < 14.0) {
             return Err(ScenarioError::OutOfRange {
                 field: "routing_latency_p99 / routing_latency_mean",
                 value: ratio,
@@ -215,21 +222,36 @@ impl Scenario {
     }
 }
 
-/// The benchmark's core grid: 5/20/100 agents × 10/25/40 % live answer, 120 s talk,
-/// 15 s wrap, 15 % machines, 30 days.
-pub fn grid() -> Vec<Scenario> {
+/// 5/20/100 agents × 10/25/40 % live answer on the model `base`, named
+/// `{base.name}-{agents}a-{pct}pct`.
+fn grid_over(base: &Scenario) -> Vec<Scenario> {
     let mut out = Vec::new();
     for agents in [5, 20, 100] {
         for answer_rate in [0.10, 0.25, 0.40] {
             out.push(Scenario {
-                name: format!("grid-{agents}a-{:.0}pct", answer_rate * 100.0),
+                name: format!("{}-{agents}a-{:.0}pct", base.name, answer_rate * 100.0),
                 agents,
                 answer_rate,
-                ..Scenario::default()
+                ..base.clone()
             });
         }
     }
     out
+}
+
+/// The benchmark's core grid: 5/20/100 agents × 10/25/40 % live answer, 120 s talk,
+/// 15 s wrap, 15 % machines, 30 days.
+pub fn grid() -> Vec<Scenario> {
+    grid_over(&Scenario { name: "grid".into(), ..Scenario::default() })
+}
+
+/// The research's own reference model (dialer.md §5.4), as close as this simulator gets.
+pub const RESEARCH_MODEL: &str = include_str!("scenarios/research.toml");
+
+/// The core grid on the research's reference model, for a like-for-like comparison with
+/// its tuned frontier.
+pub fn research_grid() -> Result<Vec<Scenario>, ScenarioError> {
+    Ok(grid_over(&Scenario::from_toml(RESEARCH_MODEL)?))
 }
 
 /// The stress cases, as embedded TOML files.
@@ -271,12 +293,22 @@ mod tests {
     }
 
     #[test]
+    fn research_grid_has_nine_cells_of_the_research_model() {
+        let g = research_grid().expect("research model parses");
+        assert_eq!(g.len(), 9);
+        assert_eq!(g[3].name, "research-20a-10pct");
+        assert!(g.iter().all(|s| s.routing_latency_mean == 0.0 && s.greeting_mean == 0.0));
+    }
+
+    #[test]
     fn rule_breaking_scenarios_are_rejected() {
         let cases = [
             ("ring_timeout = 12.0", "RingTooShort"),
             ("min_ring = 10.0\nring_timeout = 12.0", "MinRingBelowRule"),
             ("bridge_deadline = 3.0", "BridgeDeadlineAboveRule"),
             ("answer_rate = 0.9", "OutOfRange"),
+            ("greeting_mean = -1.0", "OutOfRange"),
+            ("routing_latency_mean = 0.5\nrouting_latency_p99 = 0.4", "OutOfRange"),
             ("agents = 0", "OutOfRange"),
             ("no_such_field = 1", "Parse"),
         ];

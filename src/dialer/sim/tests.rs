@@ -3,7 +3,7 @@
 
 use clap::Parser;
 
-use super::scenario::Scenario;
+use super::scenario::{RESEARCH_MODEL, Scenario};
 use super::{RunReport, SimulateArgs, Strategy, run_scenario, run_to};
 
 /// A small centre that runs quickly in debug builds.
@@ -59,6 +59,19 @@ fn a_detector_that_does_not_fit_the_budget_is_switched_off() {
     let r = run(&sc, Strategy::Progressive, 3);
     assert!(r.bridged_live > 0);
     assert!(r.abandon_rate < 0.05, "{r:?}");
+}
+
+#[test]
+fn without_routing_latency_progressive_abandons_no_one() {
+    // The research model (dialer.md §5.4): the 2-s clock starts at the answer, a person's
+    // verdict comes at once and bridging takes no time, so one line per idle agent never
+    // leaves a person waiting.
+    let model = Scenario::from_toml(RESEARCH_MODEL).expect("research model parses");
+    let sc = Scenario { name: "test".into(), agents: 5, answer_rate: 0.25, days: 2, shift_hours: 1.0, ..model };
+    let r = run(&sc, Strategy::Progressive, 4);
+    assert!(r.bridged_live > 0);
+    assert_eq!(r.abandoned, 0, "{r:?}");
+    assert_eq!(r.max_hold_before_bridge_seconds, 0.0);
 }
 
 #[test]
