@@ -10,7 +10,8 @@
 //!
 //! After a restart, calls in flight are gone: an agent stored as RESERVED, ON_CALL or WRAP_UP
 //! comes back PAUSED with the reason `RESTART` (never AVAILABLE: a person who left must not be
-//! offered calls); AVAILABLE and PAUSED agents keep their state and its start.
+//! offered calls), until its campaign's task puts it back on a call the carrier still has
+//! ([`Floor::resume_call`]); AVAILABLE and PAUSED agents keep their state and its start.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
@@ -296,6 +297,39 @@ impl Floor {
         };
         self.with_board(tenant, now, async |floor| {
             Ok(floor.board.pacing_share(CampaignId(campaign), &pacing, now).collect())
+        })
+        .await
+    }
+
+    /// Puts an agent whom a restart paused back on the call a previous process left to finish:
+    /// RESERVED for it while its transfer is under way, ON_CALL once bridged. An agent who has
+    /// moved on since (resumed, logged off) is left as it is; returns whether it was put back.
+    pub async fn resume_call(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        call: CallId,
+        campaign: CampaignId,
+        bridged: bool,
+        now: DateTime<Utc>,
+    ) -> DomainResult<bool> {
+        self.with_board(tenant, now, async |floor| {
+            let paused_by_restart = floor.board.agent(agent, now).is_some_and(
+                |view| matches!(&view.status, Status::Paused { reason: Some(reason) } if reason == RESTART_REASON),
+            );
+            if !paused_by_restart {
+                return Ok(false);
+            }
+            // Through the state machine's own path; only the last step is recorded and told.
+            floor.board.set_state(agent, StateChange::Available, now)?;
+            let reserved = StateChange::Reserved { call, campaign };
+            if bridged {
+                floor.board.set_state(agent, reserved, now)?;
+                self.apply(floor, tenant, agent, StateChange::OnCall { call }, now).await?;
+            } else {
+                self.apply(floor, tenant, agent, reserved, now).await?;
+            }
+            Ok(true)
         })
         .await
     }

@@ -291,7 +291,7 @@ crate::backend_tests! {
     /// The app is stopped with Telnyx calls in flight and another takes over the database: the calls Telnyx says
     /// ended are closed as failed, ringing ones are hung up, a person who answered while no process listened hears
     /// the safe-harbor message and counts as abandoned, ones with an agent (bridged, or being transferred) are left
-    /// to finish, and no (contact, attempt) is dialed twice.
+    /// to finish with their agents put back on them, and no (contact, attempt) is dialed twice.
     async fn a_restart_with_telnyx_calls_in_flight_loses_and_repeats_nothing(backend) {
         let telnyx = FakeTelnyx::spawn().await;
         // Two numbers answer in person and talk 5 s; the others ring until someone answers or hangs up.
@@ -379,6 +379,15 @@ crate::backend_tests! {
                 assert_eq!(row["outcome"], "NO_ANSWER", "{row}");
                 hung_up += 1;
             }
+        }
+        // The agents of the calls left to finish were put back on them, and their end brought them to wrap-up as
+        // usual (a restart pauses the others).
+        let board = "query { agentBoard { agentId state pauseReason } }";
+        let board = app.graphql(Some(&floor.admin), board, json!({})).await.data()["agentBoard"].clone();
+        for call in left.iter().filter(|c| c.agent_id.is_some() && at_restart[&c.id].alive) {
+            let agent = call.agent_id.unwrap().to_string();
+            let entry = board.as_array().unwrap().iter().find(|e| e["agentId"] == agent.as_str()).unwrap();
+            assert!(entry["state"] == "WRAP_UP" || entry["state"] == "AVAILABLE", "not put back on its call: {entry}");
         }
         let counts = (closed, hung_up, finished, abandoned);
         assert!(closed == 2 && hung_up >= 1 && finished == 2 && abandoned == 1, "closed, hung up, finished, abandoned: {counts:?}");

@@ -43,7 +43,7 @@ use crate::compliance::verdict::{AbandonmentFigures, Verdict};
 use crate::crm::hub::SCREEN_POP_TIMEOUT;
 use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
-use crate::store::calls::NewCall;
+use crate::store::calls::{CallState, NewCall};
 use crate::store::campaigns::settings_of;
 use crate::telephony::simulated;
 use crate::telephony::{
@@ -207,7 +207,56 @@ impl Runner {
         };
         runner.caller_id = runner.settings.caller_id.clone().or(default_caller_id);
         runner.refresh(now).await?;
+        runner.adopt_left(now).await?;
         Ok(runner)
+    }
+
+    /// Takes over the calls with an agent that a previous process left to finish (the restart's
+    /// reconciliation keeps those that are still up): each is followed again as bridged (or
+    /// offered, while its transfer is under way), and its agent, whom the restart paused, is put
+    /// back on it, so that the call's end brings the agent to wrap-up and then to AVAILABLE as
+    /// usual instead of leaving it PAUSED.
+    async fn adopt_left(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        let store = &self.shared.store;
+        let left = store.calls().unfinished().await?.into_iter().filter(|call| {
+            call.tenant_id == self.tenant.as_str() && call.campaign_id == self.campaign.id && call.agent_id.is_some()
+        });
+        for call in left {
+            let (Some(agent), Some(call_control_id)) = (call.agent_id.map(AgentId), call.carrier_call_id.clone())
+            else {
+                continue;
+            };
+            let bridged = call.state == CallState::Bridged.as_str();
+            let campaign = crate::acd::CampaignId(self.campaign.id);
+            let resumed = self.shared.floor.resume_call(&self.tenant, agent, CallId(call.id), campaign, bridged, now);
+            if !resumed.await? {
+                continue;
+            }
+            let handle = CarrierCallRef {
+                call: CallId(call.id),
+                call_control_id,
+                call_session_id: call.carrier_session_id.clone().unwrap_or_default(),
+                call_leg_id: None,
+            };
+            let stage = if bridged { Stage::Bridged { agent } } else { Stage::Offered { agent } };
+            let flight = Flight {
+                contact: store.contacts().get(&self.tenant, call.contact_id).await?,
+                handle: Some(handle),
+                stage,
+                dialed_at: call.dialed_at,
+                stage_since: call.bridged_at.unwrap_or(now),
+                answered_at: call.answered_at,
+                ready_at: call.answered_at,
+                heard_at: now,
+                resolved: true,
+                screen_pop: None,
+                crm_record: None,
+                agent: None,
+            };
+            tracing::info!(call = call.id, agent = agent.0, "call left by a restart taken over with its agent");
+            self.calls.insert(call.id, flight);
+        }
+        Ok(())
     }
 
     /// Runs until the campaign stops running and its last call has ended, or `shutdown`.
