@@ -274,6 +274,10 @@ crate::backend_tests! {
             store.calls().record_event(&event, at).await.unwrap();
         }
 
+        // Supervisors see why: the campaign is paced progressively.
+        let query = "query($c: ID!) { campaignMetrics(campaignId: $c) { pacingMode abandonmentRate } }";
+        let figures = app.graphql(Some(&floor.admin), query, json!({"c": floor.campaign})).await.data()["campaignMetrics"].clone();
+        assert_eq!(figures, json!({"pacingMode": "PROGRESSIVE", "abandonmentRate": 1.0}));
         start(&app, &floor.admin, &floor.campaign).await;
         let started = tokio::time::Instant::now();
         loop {

@@ -141,6 +141,16 @@ impl AbandonmentFigures {
     pub fn reached(&self) -> bool {
         self.live_answered > 0 && self.rate() >= self.target.min(Self::FEDERAL_LIMIT)
     }
+
+    /// How a campaign in `mode` is dialed with these figures: a predictive one whose rate has
+    /// reached the target is dialed progressively (one call per idle agent, which the cap does not
+    /// stop) until the rate is under it again; stopping would leave the rate above the target.
+    pub fn dialing_mode(&self, mode: DialerMode) -> DialerMode {
+        match mode {
+            DialerMode::Predictive if self.reached() => DialerMode::Progressive,
+            mode => mode,
+        }
+    }
 }
 
 /// A campaign's compliance settings.

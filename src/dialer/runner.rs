@@ -297,10 +297,7 @@ impl Runner {
             live_answered: self.abandonment.window_live_answers,
             target: self.settings.abandon_rate_target,
         };
-        match self.settings.dialer_mode {
-            DialerMode::Predictive if figures.reached() => DialerMode::Progressive,
-            mode => mode,
-        }
+        figures.dialing_mode(self.settings.dialer_mode)
     }
 
     fn running(&self) -> bool {

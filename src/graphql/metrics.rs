@@ -22,7 +22,9 @@ use super::feeds::{Feed, Feeds, updates};
 use super::session::until_expiry;
 use crate::acd::AgentState;
 use crate::auth::{Access, TenantId, caller};
+use crate::campaign::DialerMode;
 use crate::clock::local_day_start;
+use crate::compliance::verdict::AbandonmentFigures;
 use crate::error::DomainResult;
 use crate::store::campaigns::settings_of;
 
@@ -66,6 +68,9 @@ pub struct CampaignMetrics {
     agent_utilization: f64,
     /// Calls in flight per logged-in agent not paused.
     dial_level: f64,
+    /// How the dialer paces the campaign now: its dialer mode, except that a predictive campaign
+    /// whose 30-day abandonment has reached its target is dialed PROGRESSIVE until it is under.
+    pacing_mode: DialerMode,
     calls_in_flight: u64,
     contacts_remaining: u64,
     /// At the current pace; null when nothing is being dialed.
@@ -135,6 +140,12 @@ async fn measure(
             occupancies.iter().sum::<f64>() / occupancies.len() as f64
         },
         dial_level: if working == 0 { 0.0 } else { month.in_flight as f64 / f64::from(working) },
+        pacing_mode: AbandonmentFigures {
+            abandoned: month.abandoned,
+            live_answered: month.human_answered,
+            target: settings.abandon_rate_target,
+        }
+        .dialing_mode(settings.dialer_mode),
         calls_in_flight: month.in_flight,
         contacts_remaining: remaining,
         estimated_completion_time: (calls_per_minute > 0.0)
