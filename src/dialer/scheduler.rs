@@ -274,9 +274,7 @@ impl Dialer {
         }
         Ok(())
     }
-}
 
-impl Dialer {
     /// A live call a previous process left without an agent. Whoever answered it has waited past
     /// the 2-s budget, so by the rules it is abandoned: the safe-harbor message, then hang-up
     /// (a machine's call is just hung up). Its answer may have been lost with the old process, so
