@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::TimeDelta;
-use common::floor::{calls, campaign_status, disposition_ended, set_up, start, weekday_morning_in_new_york};
+use common::floor::{Floor, calls, campaign_status, disposition_ended, set_up, start, weekday_morning_in_new_york};
 use common::{Backend, TestApp, WsEvent, spawn_app_at, spawn_app_on, spawn_app_with_carrier, token_with};
 use outdial::dialer::scheduler::DialerSettings;
 use outdial::telephony::{
@@ -31,6 +31,21 @@ fn numbers(new_york: usize) -> (Vec<String>, Vec<String>, Vec<String>) {
     let guam = (0..4).map(|i| format!("+1671555{:04}", 2000 + i)).collect();
     let dnc = (0..3).map(|i| format!("+1212555{:04}", 7000 + i)).collect();
     (ny, guam, dnc)
+}
+
+/// Waits until the campaign has `count` calls and all have ended, dispositioning those that reached an agent as a
+/// supervisor would; fails with `what` after 60 s.
+async fn until_all_ended(app: &TestApp, floor: &Floor, count: usize, what: &str) {
+    let started = tokio::time::Instant::now();
+    loop {
+        let rows = calls(app, &floor.admin, &floor.campaign).await;
+        disposition_ended(app, &floor.admin, &rows).await;
+        if rows.len() == count && rows.iter().all(|c| c["state"] == "ENDED") {
+            return;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{what}: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// The simulated carrier, but the first `drop` hang-up events never reach outdial (a lost webhook).
@@ -94,16 +109,7 @@ crate::backend_tests! {
         let (ny, _, _) = numbers(8);
         let floor = set_up(&app, "acme", &ny, 2, 1).await;
         start(&app, &floor.admin, &floor.campaign).await;
-        let started = tokio::time::Instant::now();
-        loop {
-            let rows = calls(&app, &floor.admin, &floor.campaign).await;
-            disposition_ended(&app, &floor.admin, &rows).await;
-            if rows.len() == ny.len() && rows.iter().all(|c| c["state"] == "ENDED") {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "calls stay open: {rows:?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_all_ended(&app, &floor, ny.len(), "calls stay open").await;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
         let closed_by_us = entity::call_event::Entity::find()
@@ -279,16 +285,7 @@ crate::backend_tests! {
         let figures = app.graphql(Some(&floor.admin), query, json!({"c": floor.campaign})).await.data()["campaignMetrics"].clone();
         assert_eq!(figures, json!({"pacingMode": "PROGRESSIVE", "abandonmentRate": 1.0}));
         start(&app, &floor.admin, &floor.campaign).await;
-        let started = tokio::time::Instant::now();
-        loop {
-            let rows = calls(&app, &floor.admin, &floor.campaign).await;
-            disposition_ended(&app, &floor.admin, &rows).await;
-            if rows.len() == ny.len() && rows.iter().all(|c| c["state"] == "ENDED") {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(60), "the campaign stopped dialing: {rows:?}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        until_all_ended(&app, &floor, ny.len(), "the campaign stopped dialing").await;
         // Progressive: before the first of the new calls was bridged or ended, no more than one per agent.
         let rows: Vec<entity::call::Model> =
             entity::call::Entity::find().filter(entity::call::Column::Id.ne(call.id)).all(&db).await.unwrap();

@@ -5,6 +5,7 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, ID, InputObject, MaybeUndefined, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
 use entity::agent;
+use futures_util::future::Either;
 use futures_util::{Stream, StreamExt};
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -422,20 +423,21 @@ impl AgentSubscription {
         let changes = BroadcastStream::new(api.bus.subscribe_agents());
         let first = api.floor.current(&tenant, agent, api.clock.now()).await?;
         let (floor, clock) = (api.floor.clone(), api.clock.clone());
-        let events = changes.filter_map(move |item| {
-            let (floor, clock, tenant) = (floor.clone(), clock.clone(), tenant.clone());
-            async move {
-                match item {
-                    Ok(update) if update.tenant == tenant && update.agent == agent => Some(AgentEvent::of(&update, 0)),
-                    Ok(_) => None,
-                    Err(BroadcastStreamRecvError::Lagged(missed)) => {
-                        let missed = i32::try_from(missed).unwrap_or(i32::MAX);
-                        match floor.current(&tenant, agent, clock.now()).await {
-                            Ok(now) => Some(AgentEvent::of(&now, missed)),
-                            Err(_) => Some(AgentEvent::missed_only(id, missed)),
-                        }
-                    }
-                }
+        // A change is matched in place; only a lag notice reads the floor (in its own future).
+        let events = changes.filter_map(move |item| match item {
+            Ok(update) => {
+                let ours = update.tenant == tenant && update.agent == agent;
+                Either::Left(std::future::ready(ours.then(|| AgentEvent::of(&update, 0))))
+            }
+            Err(BroadcastStreamRecvError::Lagged(missed)) => {
+                let (floor, clock, tenant) = (floor.clone(), clock.clone(), tenant.clone());
+                let missed = i32::try_from(missed).unwrap_or(i32::MAX);
+                Either::Right(async move {
+                    Some(match floor.current(&tenant, agent, clock.now()).await {
+                        Ok(now) => AgentEvent::of(&now, missed),
+                        Err(_) => AgentEvent::missed_only(id, missed),
+                    })
+                })
             }
         });
         let events = futures_util::stream::once(std::future::ready(AgentEvent::of(&first, 0))).chain(events);
