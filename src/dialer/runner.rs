@@ -43,7 +43,7 @@ use crate::compliance::verdict::{AbandonmentFigures, Verdict};
 use crate::crm::hub::SCREEN_POP_TIMEOUT;
 use crate::error::{DomainError, DomainResult};
 use crate::events::AgentUpdate;
-use crate::store::calls::{CallState, NewCall};
+use crate::store::calls::{CallState, NewCall, carrier_ref};
 use crate::store::campaigns::settings_of;
 use crate::telephony::simulated;
 use crate::telephony::{
@@ -222,22 +222,13 @@ impl Runner {
             call.tenant_id == self.tenant.as_str() && call.campaign_id == self.campaign.id && call.agent_id.is_some()
         });
         for call in left {
-            let (Some(agent), Some(call_control_id)) = (call.agent_id.map(AgentId), call.carrier_call_id.clone())
-            else {
-                continue;
-            };
+            let (Some(agent), Some(handle)) = (call.agent_id.map(AgentId), carrier_ref(&call)) else { continue };
             let bridged = call.state == CallState::Bridged.as_str();
             let campaign = crate::acd::CampaignId(self.campaign.id);
             let resumed = self.shared.floor.resume_call(&self.tenant, agent, CallId(call.id), campaign, bridged, now);
             if !resumed.await? {
                 continue;
             }
-            let handle = CarrierCallRef {
-                call: CallId(call.id),
-                call_control_id,
-                call_session_id: call.carrier_session_id.clone().unwrap_or_default(),
-                call_leg_id: None,
-            };
             let stage = if bridged { Stage::Bridged { agent } } else { Stage::Offered { agent } };
             let flight = Flight {
                 contact: store.contacts().get(&self.tenant, call.contact_id).await?,

@@ -26,7 +26,7 @@ use crate::events::{CallUpdate, EventBus};
 use crate::floor::Floor;
 use crate::gate::Gate;
 use crate::store::Store;
-use crate::store::calls::{CallState, Recorded, kind_name};
+use crate::store::calls::{CallState, Recorded, carrier_ref, kind_name};
 use crate::telemetry::Telemetry;
 use crate::telephony::webhook::{Accepted, EventSink, SinkError};
 use crate::telephony::{Carrier, CarrierCallRef, CarrierError, CarrierEvent, SafeHarbor, simulated};
@@ -243,19 +243,10 @@ impl Dialer {
         let mut sellers = HashMap::new();
         for call in store.calls().unfinished().await? {
             let tenant = TenantId::new(call.tenant_id.clone());
-            let handle = call
-                .carrier_call_id
-                .clone()
-                .filter(|_| call.carrier == carrier.name() && carrier.name() != simulated::NAME);
-            let Some(call_control_id) = handle else {
+            let ours = call.carrier == carrier.name() && carrier.name() != simulated::NAME;
+            let Some(handle) = carrier_ref(&call).filter(|_| ours) else {
                 store.calls().fail(&tenant, call.id, now).await?;
                 continue;
-            };
-            let handle = CarrierCallRef {
-                call: crate::acd::CallId(call.id),
-                call_control_id,
-                call_session_id: call.carrier_session_id.clone().unwrap_or_default(),
-                call_leg_id: None,
             };
             match carrier.call_status(&handle).await {
                 Ok(status) if !status.is_alive => {

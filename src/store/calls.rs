@@ -19,7 +19,7 @@ use super::crm;
 use super::{Page, PageRequest, Store, TenantId, page};
 use crate::compliance::verdict::Verdict;
 use crate::error::{DomainError, DomainResult};
-use crate::telephony::{AmdResult, CallLeg, CarrierEvent, CarrierEventKind, HangupCause};
+use crate::telephony::{AmdResult, CallLeg, CarrierCallRef, CarrierEvent, CarrierEventKind, HangupCause};
 
 /// Where a call is; each state only moves forward.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -658,6 +658,16 @@ async fn record(
         None => current,
     };
     Ok(Some(Recorded::New(Box::new(updated))))
+}
+
+/// The carrier's handle of a stored call, once the carrier gave it one (its customer leg).
+pub fn carrier_ref(call: &call::Model) -> Option<CarrierCallRef> {
+    Some(CarrierCallRef {
+        call: crate::acd::CallId(call.id),
+        call_control_id: call.carrier_call_id.clone()?,
+        call_session_id: call.carrier_session_id.clone().unwrap_or_default(),
+        call_leg_id: None,
+    })
 }
 
 /// What the end of a call does, in the transaction that ended it: its cost (connected minutes
