@@ -268,7 +268,7 @@ impl Calls<'_> {
             .filter(call::Column::Id.eq(id))
             .filter(call::Column::AnsweredAt.is_null())
             .filter(call::Column::EndedAt.is_null())
-            .exec(&self.0.db)
+            .exec(&self.0.writer)
             .await?;
         Ok(())
     }
@@ -287,7 +287,7 @@ impl Calls<'_> {
             .filter(call::Column::TenantId.eq(tenant.as_str()))
             .filter(call::Column::Id.eq(id))
             .filter(call::Column::CarrierCallId.is_null())
-            .exec(&self.0.db)
+            .exec(&self.0.writer)
             .await?;
         Ok(())
     }

@@ -171,7 +171,7 @@ impl Campaigns<'_> {
             .filter(campaign::Column::Id.eq(id))
             .filter(campaign::Column::TenantId.eq(tenant.as_str()))
             .filter(campaign::Column::Status.eq(from.as_str()))
-            .exec(&self.0.db)
+            .exec(&self.0.writer)
             .await?;
         if result.rows_affected == 0 {
             return Err(DomainError::conflict("the campaign changed status meanwhile; read it again"));

@@ -123,7 +123,7 @@ impl ComplianceRecords<'_> {
             .filter(dnc_number::Column::TenantId.eq(tenant.as_str()))
             .filter(dnc_number::Column::PhoneNumber.is_in(numbers.iter().cloned()))
             .filter(dnc_number::Column::RemovedAt.is_null())
-            .exec(&self.0.db)
+            .exec(&self.0.writer)
             .await?;
         Ok(result.rows_affected)
     }
@@ -345,7 +345,7 @@ impl ComplianceRecords<'_> {
                 number_lookup::Column::LookedUpAt,
             ])
             .to_owned();
-        number_lookup::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(&self.0.db).await?;
+        number_lookup::Entity::insert(row).on_conflict(on_conflict).exec_without_returning(&self.0.writer).await?;
         Ok(())
     }
 

@@ -383,7 +383,7 @@ impl Crm<'_> {
             .filter(crm_outbox::Column::TenantId.eq(tenant.as_str()))
             .filter(crm_outbox::Column::ConnectorId.eq(connector))
             .filter(crm_outbox::Column::Status.eq(DeliveryStatus::Dead.as_str()))
-            .exec(&self.0.db)
+            .exec(&self.0.writer)
             .await?;
         Ok(result.rows_affected)
     }

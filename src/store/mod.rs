@@ -27,38 +27,33 @@ pub use crate::auth::TenantId;
 /// The database handle shared by the whole service.
 #[derive(Clone)]
 pub struct Store {
+    /// Reads (and, on PostgreSQL, writes too).
     pub(crate) db: DatabaseConnection,
+    /// Where every write goes. On SQLite, which takes one writer at a time, it is a pool of one
+    /// connection, so writers wait their turn in the pool's queue instead of in SQLite's busy
+    /// handler, which sleeps (1, 2, 5, ... 100 ms) and leaves the machine idle while callers
+    /// wait; the readers keep the other connections. On PostgreSQL it is `db`.
+    pub(crate) writer: DatabaseConnection,
 }
 
 impl Store {
-    /// Opens the pool. SQLite runs in WAL mode with a few connections so reads do not queue
-    /// behind one another; writers take IMMEDIATE transactions (see [`Store::write`]).
+    /// Opens the pools. SQLite runs in WAL mode with a few reading connections so reads do not
+    /// queue behind one another, and one writing connection whose transactions are IMMEDIATE
+    /// (see [`Store::write`]).
     pub async fn connect(config: &Config) -> anyhow::Result<Store> {
         let url = &config.database_url;
-        let is_sqlite = url.starts_with("sqlite:");
-        let mut options = ConnectOptions::new(url.clone());
-        options
-            .max_connections(config.db_max_connections.unwrap_or(if is_sqlite { 4 } else { 10 }))
-            .acquire_timeout(Duration::from_secs(10))
-            .sqlx_logging(false);
-        if is_sqlite {
-            options
-                .map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-                        .busy_timeout(Duration::from_secs(10))
-                        .foreign_keys(true)
-                })
-                .map_sqlx_sqlite_pool_opts(|pool| {
-                    pool.after_connect(|connection, _| Box::pin(stable_query_plans(connection)))
-                });
+        if !url.starts_with("sqlite:") {
+            let db = Database::connect(pool_options(url, config.db_max_connections.unwrap_or(10))).await?;
+            return Ok(Store { writer: db.clone(), db });
         }
-        let db = Database::connect(options).await?;
-        Ok(Store { db })
+        // The writer first: it creates the file and sets WAL mode before the readers open it.
+        let writer = Database::connect(sqlite_options(url, 1)).await?;
+        let db = Database::connect(sqlite_options(url, config.db_max_connections.unwrap_or(4))).await?;
+        Ok(Store { db, writer })
     }
 
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.db, None).await?;
+        Migrator::up(&self.writer, None).await?;
         Ok(())
     }
 
@@ -81,14 +76,37 @@ impl Store {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..Default::default()
         };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok(self.writer.begin_with_options(options).await?)
     }
 
     pub async fn close(self) {
+        let sqlite = self.backend() == DbBackend::Sqlite;
         if let Err(error) = self.db.close().await {
             tracing::warn!(%error, "closing the database pool");
         }
+        if sqlite && let Err(error) = self.writer.close().await {
+            tracing::warn!(%error, "closing the database's writing connection");
+        }
     }
+}
+
+fn pool_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(connections).acquire_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    options
+}
+
+fn sqlite_options(url: &str, connections: u32) -> ConnectOptions {
+    let mut options = pool_options(url, connections);
+    options
+        .map_sqlx_sqlite_opts(|o| {
+            o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true)
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| pool.after_connect(|connection, _| Box::pin(stable_query_plans(connection))));
+    options
 }
 
 /// Turns on SQLite's query planner stability guarantee for a new connection. Without it, SQLite
