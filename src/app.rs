@@ -121,7 +121,7 @@ impl App {
     /// Serves until the shutdown token is cancelled, then lets requests in flight finish.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let shutdown = self.shutdown.clone();
-        let store = self.state.api.store.clone();
+        let (store, floor) = (self.state.api.store.clone(), self.state.api.floor.clone());
         let reload = tokio::spawn(reload_dnc(self.state.api.gate.clone(), shutdown.clone()));
         let dialer = tokio::spawn(self.dialer.clone().run(shutdown.clone()));
         let api = &self.state.api;
@@ -133,6 +133,7 @@ impl App {
         reload.abort();
         let _ = dialer.await;
         let _ = outbox.await;
+        floor.flush().await;
         store.close().await;
         Ok(())
     }

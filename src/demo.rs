@@ -250,13 +250,13 @@ async fn take_a_break(floor: &Arc<Floor>, clock: &SharedClock, tenant: &TenantId
     }
     let agent = available[rng.random_range(0..available.len())];
     let reason = Some("break".to_owned());
-    if floor.set_agent_state(tenant, agent, StateChange::Paused { reason }, clock.now()).await.is_err() {
+    if floor.change_agent_state(tenant, agent, StateChange::Paused { reason }, clock.now()).await.is_err() {
         return;
     }
     let pause = Duration::from_secs(rng.random_range(20..60));
     let (floor, clock, tenant) = (floor.clone(), clock.clone(), tenant.clone());
     tokio::spawn(async move {
         tokio::time::sleep(pause).await;
-        let _ = floor.set_agent_state(&tenant, agent, StateChange::Available, clock.now()).await;
+        let _ = floor.change_agent_state(&tenant, agent, StateChange::Available, clock.now()).await;
     });
 }

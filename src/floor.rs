@@ -30,6 +30,7 @@ use crate::clock::{local_day_start, next_local_day_start};
 use crate::error::{DomainError, DomainResult};
 use crate::events::{AgentUpdate, CallOffer, ContactPreview, EventBus};
 use crate::store::Store;
+use crate::store::agent_states::{AgentStateRows, StateRow};
 use crate::store::campaigns::settings_of;
 
 /// The pause reason of agents whose call was cut by a restart.
@@ -73,6 +74,8 @@ impl TenantFloor {
 
 pub struct Floor {
     store: Store,
+    /// The agent rows, written behind the boards in their order.
+    rows: AgentStateRows,
     bus: EventBus,
     tenants: SyncMutex<HashMap<TenantId, Arc<Mutex<Option<TenantFloor>>>>>,
     /// The campaigns pacing on each tenant's floor.
@@ -91,7 +94,8 @@ const PACING_LEASE: TimeDelta = TimeDelta::seconds(5);
 
 impl Floor {
     pub fn new(store: Store, bus: EventBus) -> Self {
-        Floor { store, bus, tenants: SyncMutex::new(HashMap::new()), pacing: SyncMutex::new(HashMap::new()) }
+        let rows = AgentStateRows::start(store.clone());
+        Floor { store, rows, bus, tenants: SyncMutex::new(HashMap::new()), pacing: SyncMutex::new(HashMap::new()) }
     }
 
     fn slot(&self, tenant: &TenantId) -> Arc<Mutex<Option<TenantFloor>>> {
@@ -100,7 +104,8 @@ impl Floor {
     }
 
     /// Runs `f` on the tenant's loaded board. When `f` fails after the board may have changed
-    /// (a failed write), the board is dropped so the next use reloads it from the rows.
+    /// (a failed read of what it needed), the board is dropped so the next use reloads it from
+    /// the rows.
     async fn with_board<T>(
         &self,
         tenant: &TenantId,
@@ -122,6 +127,8 @@ impl Floor {
     }
 
     async fn load(&self, tenant: &TenantId, now: DateTime<Utc>) -> DomainResult<TenantFloor> {
+        // A board dropped after an error may have left changes to write: the rows come first.
+        self.rows.flush().await;
         let zone = self.store.tenant_time_zone(tenant).await?;
         let day_starts = local_day_start(zone, now);
         let mut board = Board::new();
@@ -145,10 +152,7 @@ impl Floor {
                 Some(AgentState::Offline) => {}
                 Some(AgentState::Reserved | AgentState::OnCall | AgentState::WrapUp) | None => {
                     board.set_state(id, StateChange::Paused { reason: Some(RESTART_REASON.into()) }, now)?;
-                    self.store
-                        .agents()
-                        .set_state(tenant, row.id, AgentState::Paused, Some(RESTART_REASON), now)
-                        .await?;
+                    self.record(tenant, id, AgentState::Paused, Some(RESTART_REASON.into()), now);
                 }
             }
             if let Some(&(calls, talk_seconds)) = totals.get(&row.id) {
@@ -158,8 +162,8 @@ impl Floor {
         Ok(TenantFloor { board, shown: HashMap::new(), zone, day_ends: next_local_day_start(zone, day_starts) })
     }
 
-    /// Applies a state change to an agent and records it; the state machine refuses invalid
-    /// transitions (`CONFLICT`).
+    /// An agent's or a supervisor's state change: applied (the state machine refuses invalid
+    /// transitions, `CONFLICT`), written, and the agent's row read back.
     pub async fn set_agent_state(
         &self,
         tenant: &TenantId,
@@ -167,8 +171,28 @@ impl Floor {
         change: StateChange,
         now: DateTime<Utc>,
     ) -> DomainResult<agent::Model> {
+        self.change_agent_state(tenant, agent, change, now).await?;
+        self.rows.flush().await;
+        self.store.agents().get(tenant, agent).await
+    }
+
+    /// A state change the live loop makes: applied and told to subscribers at once, its row
+    /// written behind (the state machine refuses invalid transitions, `CONFLICT`).
+    pub async fn change_agent_state(
+        &self,
+        tenant: &TenantId,
+        agent: i64,
+        change: StateChange,
+        now: DateTime<Utc>,
+    ) -> DomainResult<()> {
         // Ids the board does not hold are another tenant's or do not exist.
-        self.with_board(tenant, now, async |floor| self.apply(floor, tenant, AgentId(agent), change, now).await).await
+        self.with_board(tenant, now, async |floor| self.apply(floor, tenant, AgentId(agent), change, now)).await
+    }
+
+    /// Waits until the agent rows say what the boards said when it was called (before a stop,
+    /// or before reading the rows).
+    pub async fn flush(&self) {
+        self.rows.flush().await;
     }
 
     /// Routes an answered call and, on an offer, reserves the agent in the same step, so two
@@ -188,7 +212,7 @@ impl Floor {
                 let change = StateChange::Reserved { call: offer.call, campaign: offer.campaign };
                 let call_offer = Arc::new(CallOffer { decision: *offer, screen_pop: screen_pop.clone() });
                 let attached = Attached { offer: Some(call_offer), preview: None };
-                self.apply_with(floor, tenant, offer.agent, change, attached, now).await?;
+                self.apply_with(floor, tenant, offer.agent, change, attached, now)?;
             }
             Ok(decision)
         })
@@ -211,7 +235,7 @@ impl Floor {
             let change = StateChange::Preview { contact: offer.contact, campaign: offer.campaign };
             let preview = ContactPreview { decision: offer, screen_pop: screen_pop.clone(), expires_at };
             let attached = Attached { offer: None, preview: Some(Arc::new(preview)) };
-            self.apply_with(floor, tenant, offer.agent, change, attached, now).await?;
+            self.apply_with(floor, tenant, offer.agent, change, attached, now)?;
             Ok(Some(offer))
         })
         .await
@@ -250,7 +274,7 @@ impl Floor {
             let Some(campaign) = previewed_campaign(floor, agent, contact, now) else {
                 return Err(DomainError::conflict("the agent no longer previews this contact"));
             };
-            self.apply(floor, tenant, agent, StateChange::Reserved { call, campaign }, now).await?;
+            self.apply(floor, tenant, agent, StateChange::Reserved { call, campaign }, now)?;
             if let Some(shown) = floor.shown.get_mut(&agent) {
                 shown.call = Some(call);
             }
@@ -325,9 +349,9 @@ impl Floor {
             let reserved = StateChange::Reserved { call, campaign };
             if bridged {
                 floor.board.set_state(agent, reserved, now)?;
-                self.apply(floor, tenant, agent, StateChange::OnCall { call }, now).await?;
+                self.apply(floor, tenant, agent, StateChange::OnCall { call }, now)?;
             } else {
-                self.apply(floor, tenant, agent, reserved, now).await?;
+                self.apply(floor, tenant, agent, reserved, now)?;
             }
             Ok(true)
         })
@@ -341,7 +365,7 @@ impl Floor {
                 return Ok(());
             }
             for transition in floor.board.expire_wrap_ups(now) {
-                self.store.agents().set_state(tenant, transition.agent.0, transition.to, None, now).await?;
+                self.record(tenant, transition.agent, transition.to, None, now);
                 self.publish(floor, tenant, transition.agent, Attached::default(), now);
             }
             Ok(())
@@ -381,7 +405,7 @@ impl Floor {
             if !floor.board.agent(agent, now).is_some_and(|view| is(&view.status)) {
                 return Ok(false);
             }
-            self.apply(floor, tenant, agent, StateChange::Available, now).await?;
+            self.apply(floor, tenant, agent, StateChange::Available, now)?;
             Ok(true)
         })
         .await
@@ -397,21 +421,21 @@ impl Floor {
         self.with_board(tenant, now, async |floor| Ok(floor.board.agent(agent, now))).await
     }
 
-    /// Applies a change on the board (the state machine decides), records it on the agent row,
+    /// Applies a change on the board (the state machine decides), queues it for the agent's row,
     /// and tells the agent's subscribers.
-    async fn apply(
+    fn apply(
         &self,
         floor: &mut TenantFloor,
         tenant: &TenantId,
         agent: AgentId,
         change: StateChange,
         now: DateTime<Utc>,
-    ) -> DomainResult<agent::Model> {
-        self.apply_with(floor, tenant, agent, change, Attached::default(), now).await
+    ) -> DomainResult<()> {
+        self.apply_with(floor, tenant, agent, change, Attached::default(), now)
     }
 
     /// [`Floor::apply`] with the offer or preview that the change carries to the agent's subscribers.
-    async fn apply_with(
+    fn apply_with(
         &self,
         floor: &mut TenantFloor,
         tenant: &TenantId,
@@ -419,19 +443,30 @@ impl Floor {
         change: StateChange,
         attached: Attached,
         now: DateTime<Utc>,
-    ) -> DomainResult<agent::Model> {
+    ) -> DomainResult<()> {
         let reason = match &change {
             StateChange::Paused { reason } => reason.clone(),
             _ => None,
         };
         let transition = floor.board.set_state(agent, change, now)?;
-        let row = self.store.agents().set_state(tenant, agent.0, transition.to, reason.as_deref(), now).await?;
+        self.record(tenant, agent, transition.to, reason, now);
         if attached.offer.is_some() || attached.preview.is_some() {
             let call = attached.offer.as_ref().map(|offer| offer.decision.call);
             floor.shown.insert(agent, Shown { call, offer: attached.offer.clone(), preview: attached.preview.clone() });
         }
         self.publish(floor, tenant, agent, attached, now);
-        Ok(row)
+        Ok(())
+    }
+
+    fn record(
+        &self,
+        tenant: &TenantId,
+        agent: AgentId,
+        state: AgentState,
+        reason: Option<String>,
+        since: DateTime<Utc>,
+    ) {
+        self.rows.record(StateRow { tenant: tenant.clone(), agent: agent.0, state, reason, since });
     }
 
     fn publish(&self, floor: &TenantFloor, tenant: &TenantId, agent: AgentId, attached: Attached, now: DateTime<Utc>) {

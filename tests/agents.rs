@@ -256,6 +256,7 @@ mod routing_on_the_floor {
                 Decision::Offer(offer) => assert_eq!(offer.agent.0, fluent.id, "only the fluent agent is eligible"),
                 other => panic!("expected an offer, got {other:?}"),
             }
+            floor.flush().await;
             assert_eq!(store.agents().get(&tenant, fluent.id).await.unwrap().state, "RESERVED");
             // What a desktop that (re)connects is shown: the offer, with its screen pop, while the agent is on it.
             let shown = floor.current(&tenant, AgentId(fluent.id), now).await.unwrap();
@@ -273,6 +274,44 @@ mod routing_on_the_floor {
             assert_eq!(floor.offer(&tenant, &call(2), &pop(2), now).await.unwrap(), Decision::Wait);
             let late = now + TimeDelta::seconds(3);
             assert_eq!(floor.offer(&tenant, &call(3), &pop(3), late).await.unwrap(), Decision::Abandon);
+        }
+
+        /// The live loop's state changes reach the agent rows behind the board, in the board's
+        /// order: after a flush each row holds its agent's last state, reason and start.
+        async fn agent_rows_follow_the_board(backend) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
+            store.migrate().await.unwrap();
+            let tenant = TenantId::new("acme");
+            let now = Utc::now();
+            let profile = |name: &str| AgentProfile { name: Some(name.into()), ..AgentProfile::default() };
+            let ann = store.agents().create(&tenant, profile("Ann"), now).await.unwrap();
+            let bob = store.agents().create(&tenant, profile("Bob"), now).await.unwrap();
+            let floor = Floor::new(store.clone(), outdial::events::EventBus::default());
+            let paused = |reason: &str| StateChange::Paused { reason: Some(reason.into()) };
+            let changes = [
+                (ann.id, StateChange::Available),
+                (bob.id, StateChange::Available),
+                (ann.id, paused("lunch")),
+                (bob.id, paused("coaching")),
+                (ann.id, StateChange::Available),
+                (bob.id, StateChange::Offline),
+            ];
+            for (step, (agent, change)) in changes.into_iter().enumerate() {
+                let at = now + TimeDelta::seconds(step as i64);
+                floor.change_agent_state(&tenant, agent, change, at).await.unwrap();
+            }
+            floor.flush().await;
+            let ann_row = store.agents().get(&tenant, ann.id).await.unwrap();
+            let bob_row = store.agents().get(&tenant, bob.id).await.unwrap();
+            assert_eq!((ann_row.state.as_str(), ann_row.state_reason), ("AVAILABLE", None));
+            assert_eq!(ann_row.state_since.timestamp(), (now + TimeDelta::seconds(4)).timestamp());
+            assert_eq!((bob_row.state.as_str(), bob_row.state_since.timestamp()), ("OFFLINE", (now + TimeDelta::seconds(5)).timestamp()));
+            // A supervisor's change is written before it returns.
+            let row = floor.set_agent_state(&tenant, bob.id, StateChange::WrapUp, now + TimeDelta::seconds(6)).await;
+            assert!(matches!(row, Err(DomainError::Conflict(_))), "OFFLINE cannot wrap up: {row:?}");
+            let row = floor.set_agent_state(&tenant, bob.id, StateChange::Available, now + TimeDelta::seconds(7)).await.unwrap();
+            assert_eq!(row.state, "AVAILABLE");
         }
     }
 }

@@ -9,8 +9,9 @@ use sea_orm::{
 };
 use std::collections::HashMap;
 
+use super::agent_states::StateRow;
 use super::{Page, PageRequest, Store, TenantId, page, tenants};
-use crate::acd::{AgentState, SkillLevel};
+use crate::acd::SkillLevel;
 use crate::error::{DomainError, DomainResult};
 
 /// An agent's profile as set by a supervisor; `None` fields stay unchanged on update.
@@ -167,24 +168,25 @@ impl Agents<'_> {
         Ok(updated)
     }
 
-    /// Records the state the ACD accepted.
-    pub async fn set_state(
-        &self,
-        tenant: &TenantId,
-        id: i64,
-        state: AgentState,
-        reason: Option<&str>,
-        since: DateTime<Utc>,
-    ) -> DomainResult<agent::Model> {
+    /// Records the states the ACD accepted, in one transaction (see [`super::agent_states`]).
+    pub async fn set_states(&self, rows: &[&StateRow]) -> DomainResult<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
         let txn = self.0.write().await?;
-        let mut row: agent::ActiveModel = find(&txn, tenant, id).await?.into();
-        row.state = Set(state.as_str().to_owned());
-        row.state_reason = Set(reason.map(str::to_owned));
-        row.state_since = Set(since);
-        row.updated_at = Set(since);
-        let updated = row.update(&txn).await?;
+        for row in rows {
+            agent::Entity::update_many()
+                .col_expr(agent::Column::State, Expr::value(row.state.as_str()))
+                .col_expr(agent::Column::StateReason, Expr::value(row.reason.clone()))
+                .col_expr(agent::Column::StateSince, Expr::value(row.since))
+                .col_expr(agent::Column::UpdatedAt, Expr::value(row.since))
+                .filter(agent::Column::TenantId.eq(row.tenant.as_str()))
+                .filter(agent::Column::Id.eq(row.agent))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
-        Ok(updated)
+        Ok(())
     }
 
     /// Every agent of the tenant (the ACD board loads them all).

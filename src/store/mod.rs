@@ -2,6 +2,7 @@
 //! function takes the caller's [`TenantId`] and filters by it, so a row of another tenant is
 //! `NOT_FOUND`, never visible and never writable.
 
+pub mod agent_states;
 pub mod agents;
 pub mod calls;
 pub mod campaigns;
