@@ -75,6 +75,8 @@ pub enum Message {
     CommandFailed { call: i64, error: CarrierError },
     /// The CRM's record of the person called, found while the call rang.
     CrmRecord { call: i64, record: serde_json::Value },
+    /// A paced dial step's rows are written (or it failed), with the hopper it took.
+    Placed(Box<StepPlaced>),
     /// An agent's choice on its preview of `contact`; the answer is the call placed, if any.
     Preview { agent: AgentId, contact: i64, choice: PreviewChoice, reply: oneshot::Sender<DomainResult<Option<i64>>> },
 }
@@ -170,6 +172,9 @@ pub struct Runner {
     wrapping: HashMap<AgentId, DateTime<Utc>>,
     /// Contacts on agents' screens (preview mode), by agent.
     previews: HashMap<AgentId, Preview>,
+    /// A paced dial step is being written off the task, with the hopper (it comes back in
+    /// [`Message::Placed`]). Previews wait for it; preview mode never starts one.
+    placing: bool,
     refreshed_at: DateTime<Utc>,
     inbox_tx: mpsc::Sender<Message>,
 }
@@ -199,6 +204,7 @@ impl Runner {
             abandonment: AbandonmentSoFar::default(),
             wrapping: HashMap::new(),
             previews: HashMap::new(),
+            placing: false,
             refreshed_at: now - REFRESH_EVERY,
             campaign,
             shared,
@@ -273,7 +279,7 @@ impl Runner {
             if let Err(error) = self.step(now).await {
                 tracing::warn!(campaign = self.campaign.id, %error, "dialer step failed; trying again");
             }
-            if !self.running() && self.calls.is_empty() {
+            if !self.running() && self.calls.is_empty() && !self.placing {
                 break;
             }
         }
@@ -410,6 +416,9 @@ impl Runner {
 
     /// Asks the pacing core how many calls to start and starts them.
     async fn pace(&mut self, now: DateTime<Utc>) -> DomainResult<()> {
+        if self.placing {
+            return Ok(());
+        }
         while self.recent_dials.front().is_some_and(|at| now - *at >= RATE_WINDOW) {
             self.recent_dials.pop_front();
         }
@@ -421,11 +430,8 @@ impl Runner {
         if wanted == 0 || !self.has_caller_id(now).await? {
             return Ok(());
         }
-        if self.hopper.len() < wanted * 2 && !self.refill(wanted * 4, now).await? {
-            return Ok(());
-        }
-        let contacts = self.hopper.take(wanted, now);
-        self.dial(contacts, now).await
+        self.start_dial_step(wanted, now);
+        Ok(())
     }
 
     /// Whether calls can show a number the called party can call back (16 CFR 310.4(a)(8));
@@ -445,11 +451,16 @@ impl Runner {
         Ok(false)
     }
 
-    /// Tops the hopper up by `wanted`; `false` when nothing is left to queue (the campaign is
-    /// completed when none of its contacts has a call to come).
+    /// Tops the hopper up by `wanted`; `false` when nothing is left to queue.
     async fn refill(&mut self, wanted: usize, now: DateTime<Utc>) -> DomainResult<bool> {
         let campaign = (&self.campaign, self.pacing_mode());
         let due = self.hopper.refill(&self.shared, &self.tenant, campaign, &self.lists, wanted, now).await?;
+        self.anything_left(due, now).await
+    }
+
+    /// Whether anything is left to queue after a refill found `due` contacts; the campaign is
+    /// completed when none of its contacts has a call to come.
+    async fn anything_left(&mut self, due: usize, now: DateTime<Utc>) -> DomainResult<bool> {
         if self.hopper.is_empty() && due == 0 && self.calls.is_empty() && self.previews.is_empty() {
             self.complete_if_exhausted(now).await?;
             return Ok(false);
@@ -465,6 +476,10 @@ impl Runner {
         for agent in lapsed {
             tracing::info!(campaign = self.campaign.id, agent = agent.0, "preview not taken in time");
             self.end_preview(agent, now).await;
+        }
+        if self.placing {
+            // The hopper is out with the last paced dial step (the campaign just left that mode).
+            return Ok(());
         }
         let serving = self.shared.floor.serving(&self.tenant, self.campaign.id, now).await?;
         let free = serving.iter().filter(|view| view.status == Status::Available).count();
@@ -550,11 +565,7 @@ impl Runner {
         }
         let Some(preview) = self.previews.remove(&agent) else { return Err(DomainError::NotFound("preview")) };
         self.hopper.settled(contact);
-        let placed = match self.place(vec![(preview.contact, Some(agent))], now).await {
-            Ok(mut placed) => placed.pop().unwrap_or(Placed::Skipped(DomainError::NotFound("preview"))),
-            Err(error) => Placed::Skipped(error),
-        };
-        let error = match placed {
+        let error = match self.place_preview(preview.contact, agent, now).await {
             Placed::Dialed(call) => return Ok(Some(call)),
             Placed::Refused(verdict) => {
                 let reasons: Vec<&str> = verdict.codes().iter().map(|code| code.as_str()).collect();
@@ -653,103 +664,86 @@ impl Runner {
         })
     }
 
-    /// Dials contacts the pacer asked for.
-    async fn dial(&mut self, contacts: Vec<contact::Model>, now: DateTime<Utc>) -> DomainResult<()> {
-        self.place(contacts.into_iter().map(|contact| (contact, None)).collect(), now).await.map(drop)
+    /// An agent's dial of its preview through the dial path: gate at the dial instant, call row
+    /// with its audit, the agent's reservation moved to the new call, then the carrier.
+    async fn place_preview(&mut self, contact: contact::Model, agent: AgentId, now: DateTime<Utc>) -> Placed {
+        let Some(from) = self.caller_id.clone() else {
+            return Placed::Skipped(DomainError::conflict("the campaign has no caller ID to dial with"));
+        };
+        let dial = DialStep::new(self, from.clone());
+        let placed = match dial.write(std::slice::from_ref(&contact), now).await {
+            Ok(mut placed) => placed.pop().unwrap_or(Placed::Skipped(DomainError::NotFound("preview"))),
+            Err(error) => Placed::Skipped(error),
+        };
+        let Placed::Dialed(call) = placed else { return placed };
+        if let Err(error) = self.shared.floor.dial_preview(&self.tenant, agent, contact.id, CallId(call), now).await {
+            // The agent left between its choice and the dial: nobody would take the answer.
+            tracing::warn!(call, agent = agent.0, %error, "preview not dialed: its agent is gone");
+            if let Err(error) = self.shared.store.calls().fail(&self.tenant, call, now).await {
+                tracing::error!(call, %error, "could not record a dial not placed");
+            }
+            return Placed::Skipped(error);
+        }
+        self.launch(call, contact, Some(agent), &from, now);
+        placed
     }
 
-    /// The dial path, the only one: gate at the dial instant, call row with its audit, then the
-    /// carrier. A contact that comes with an agent (a preview) moves that agent's reservation to
-    /// the new call before the carrier is asked; refused contacts are deferred.
-    async fn place(
-        &mut self,
-        contacts: Vec<(contact::Model, Option<AgentId>)>,
-        now: DateTime<Utc>,
-    ) -> DomainResult<Vec<Placed>> {
-        if contacts.is_empty() {
-            return Ok(Vec::new());
-        }
-        let Some(from) = self.caller_id.clone() else {
-            return Err(DomainError::conflict("the campaign has no caller ID to dial with"));
-        };
-        let shared = self.shared.clone();
-        let judgement =
-            shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?.placed_as(self.pacing_mode());
-        let numbers: Vec<String> = contacts.iter().map(|(c, _)| c.phone_number.clone()).collect();
-        let verdicts =
-            shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
-        let (tenant, campaign) = (self.tenant.as_str(), self.campaign.id);
-        let mut refused = Vec::new();
-        let dials: Vec<(NewCall, &Verdict)> = contacts
-            .iter()
-            .zip(&verdicts)
-            .filter(|(_, verdict)| verdict.safe_to_call)
-            .map(|((contact, _), verdict)| {
-                let new = NewCall {
-                    campaign_id: campaign,
-                    contact_id: contact.id,
-                    attempt: contact.attempts + 1,
-                    carrier: shared.carrier.name(),
-                    from_number: from.clone(),
-                    to_number: contact.phone_number.clone(),
-                };
-                (new, verdict)
-            })
-            .collect();
-        let mut rows = shared.store.calls().create_dialed_many(&self.tenant, dials, now).await?.into_iter();
-        let mut placed = Vec::with_capacity(contacts.len());
-        for ((contact, agent), verdict) in contacts.into_iter().zip(verdicts) {
-            if !verdict.safe_to_call {
-                shared.telemetry.dial_refused(tenant, campaign);
-                refused.push((contact.id, retry_after_refusal(&verdict, now)));
-                placed.push(Placed::Refused(Box::new(verdict)));
-                continue;
-            }
-            // One answer per safe dial, in order.
-            let row = match rows.next().unwrap_or_else(|| Err(DomainError::conflict("not written"))) {
-                Ok(row) => row,
-                Err(error) => {
-                    tracing::warn!(contact = contact.id, %error, "not dialed");
-                    placed.push(Placed::Skipped(error));
-                    continue;
+    /// Starts a paced dial step off the task: the hopper goes with it and comes back in
+    /// [`Message::Placed`]; until then the pacer counts its dials as being placed.
+    fn start_dial_step(&mut self, wanted: usize, now: DateTime<Utc>) {
+        let Some(from) = self.caller_id.clone() else { return };
+        let dial = DialStep::new(self, from);
+        let hopper = std::mem::take(&mut self.hopper);
+        let (lists, inbox) = (self.lists.clone(), self.inbox_tx.clone());
+        self.placing = true;
+        self.shared.commands.spawn(async move {
+            let placed = dial.run(hopper, &lists, wanted, now).await;
+            let _ = inbox.send(Message::Placed(Box::new(placed))).await;
+        });
+    }
+
+    /// A dial step's rows are written: the hopper is back, each dialed contact goes to the
+    /// carrier, and a campaign none of whose contacts has a call to come is completed.
+    async fn dial_step_done(&mut self, step: StepPlaced, now: DateTime<Utc>) {
+        self.placing = false;
+        self.hopper = step.hopper;
+        match step.dialed {
+            Ok(dialed) => {
+                for (contact, call) in dialed {
+                    self.launch(call, contact, None, &step.from, now);
                 }
-            };
-            if let Some(agent) = agent
-                && let Err(error) =
-                    shared.floor.dial_preview(&self.tenant, agent, contact.id, CallId(row.id), now).await
-            {
-                // The agent left between its choice and the dial: nobody would take the answer.
-                tracing::warn!(call = row.id, agent = agent.0, %error, "preview not dialed: its agent is gone");
-                shared.store.calls().fail(&self.tenant, row.id, now).await?;
-                placed.push(Placed::Skipped(error));
-                continue;
             }
-            self.recent_dials.push_back(now);
-            shared.telemetry.dial_placed(tenant, campaign);
-            let mut request = DialRequest::new(CallId(row.id), contact.phone_number.clone(), from.clone());
-            request.timeout_secs = shared.settings.ring_timeout_secs;
-            self.spawn_dial(request, &contact);
-            self.calls.insert(
-                row.id,
-                Flight {
-                    contact,
-                    handle: None,
-                    stage: Stage::Dialing,
-                    dialed_at: now,
-                    stage_since: now,
-                    answered_at: None,
-                    heard_at: now,
-                    ready_at: None,
-                    resolved: false,
-                    screen_pop: None,
-                    crm_record: None,
-                    agent,
-                },
-            );
-            placed.push(Placed::Dialed(row.id));
+            Err(error) => tracing::warn!(campaign = self.campaign.id, %error, "dial step failed; trying again"),
         }
-        shared.store.contacts().defer(&self.tenant, &refused).await?;
-        Ok(placed)
+        if let Some(due) = step.due
+            && let Err(error) = self.anything_left(due, now).await
+        {
+            tracing::warn!(campaign = self.campaign.id, %error, "could not complete the campaign");
+        }
+    }
+
+    /// Follows a call whose row is written: the carrier is asked in its own task.
+    fn launch(&mut self, call: i64, contact: contact::Model, agent: Option<AgentId>, from: &str, now: DateTime<Utc>) {
+        self.recent_dials.push_back(now);
+        self.shared.telemetry.dial_placed(self.tenant.as_str(), self.campaign.id);
+        let mut request = DialRequest::new(CallId(call), contact.phone_number.clone(), from.to_owned());
+        request.timeout_secs = self.shared.settings.ring_timeout_secs;
+        self.spawn_dial(request, &contact);
+        let flight = Flight {
+            contact,
+            handle: None,
+            stage: Stage::Dialing,
+            dialed_at: now,
+            stage_since: now,
+            answered_at: None,
+            heard_at: now,
+            ready_at: None,
+            resolved: false,
+            screen_pop: None,
+            crm_record: None,
+            agent,
+        };
+        self.calls.insert(call, flight);
     }
 
     /// Places the call in its own task, preparing the screen pop meanwhile; the CRM lookup runs
@@ -828,6 +822,7 @@ impl Runner {
                     tracing::warn!(campaign = self.campaign.id, %error, "a call event could not be applied");
                 }
             }
+            Message::Placed(step) => self.dial_step_done(*step, now).await,
             Message::Preview { agent, contact, choice, reply } => {
                 let answer = self.preview_chosen(agent, contact, choice, now).await;
                 let _ = reply.send(answer);
@@ -900,7 +895,7 @@ impl Runner {
                     flight.enter(Stage::Bridged { agent }, now);
                     self.estimator.observe(Observation::LiveAnswerEnded { abandoned: false }, t);
                     let change = StateChange::OnCall { call: CallId(call) };
-                    self.shared.floor.set_agent_state(&self.tenant, agent.0, change, now).await?;
+                    self.shared.floor.change_agent_state(&self.tenant, agent.0, change, now).await?;
                 }
             }
             CarrierEventKind::HungUp { cause, .. } | CarrierEventKind::Failed { cause, .. } => {
@@ -925,11 +920,11 @@ impl Runner {
                 let talk = (now - flight.stage_since).to_std().unwrap_or_default();
                 self.estimator.observe(Observation::TalkEnded { talk }, at);
                 self.wrapping.insert(agent, now);
-                self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::WrapUp, now).await?;
+                self.shared.floor.change_agent_state(&self.tenant, agent.0, StateChange::WrapUp, now).await?;
             }
             Stage::Offered { agent } => {
                 self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
-                self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now).await?;
+                self.shared.floor.change_agent_state(&self.tenant, agent.0, StateChange::Available, now).await?;
             }
             Stage::Waiting { .. } => {
                 self.estimator.observe(Observation::LiveAnswerEnded { abandoned: true }, at);
@@ -1065,7 +1060,7 @@ impl Runner {
     /// call by the rules (safe-harbor message, then hang-up).
     async fn transfer_failed(&mut self, call: i64, now: DateTime<Utc>) {
         let Some(Stage::Offered { agent }) = self.calls.get(&call).map(|f| f.stage) else { return };
-        let freed = self.shared.floor.set_agent_state(&self.tenant, agent.0, StateChange::Available, now);
+        let freed = self.shared.floor.change_agent_state(&self.tenant, agent.0, StateChange::Available, now);
         if let Err(error) = freed.await {
             tracing::warn!(call, agent = agent.0, %error, "could not free the agent of a failed transfer");
         }
@@ -1155,6 +1150,115 @@ impl Runner {
             tracing::info!(campaign = self.campaign.id, agent = agent.0, "preview withdrawn: its agent left");
             self.end_preview(agent, now).await;
         }
+    }
+}
+
+/// What a dial step writes with, taken from the campaign's task so that it can run off it.
+struct DialStep {
+    shared: Arc<Shared>,
+    tenant: TenantId,
+    campaign: campaign::Model,
+    mode: DialerMode,
+    from: String,
+}
+
+/// What a paced dial step hands back to the campaign's task.
+pub struct StepPlaced {
+    hopper: Hopper,
+    /// How many contacts were due when the step had to refill the hopper.
+    due: Option<usize>,
+    /// The contacts dialed, with their call rows' ids.
+    dialed: DomainResult<Vec<(contact::Model, i64)>>,
+    from: String,
+}
+
+impl std::fmt::Debug for StepPlaced {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepPlaced").field("due", &self.due).field("hopper", &self.hopper.len()).finish()
+    }
+}
+
+impl DialStep {
+    fn new(runner: &Runner, from: String) -> DialStep {
+        DialStep {
+            shared: runner.shared.clone(),
+            tenant: runner.tenant.clone(),
+            campaign: runner.campaign.clone(),
+            mode: runner.pacing_mode(),
+            from,
+        }
+    }
+
+    /// Tops the hopper up when it runs low, takes `wanted` contacts from it and writes their dials.
+    async fn run(self, mut hopper: Hopper, lists: &[i64], wanted: usize, now: DateTime<Utc>) -> StepPlaced {
+        let mut due = None;
+        let dialed = async {
+            if hopper.len() < wanted * 2 {
+                let campaign = (&self.campaign, self.mode);
+                due = Some(hopper.refill(&self.shared, &self.tenant, campaign, lists, wanted * 4, now).await?);
+            }
+            let contacts = hopper.take(wanted, now);
+            let placed = self.write(&contacts, now).await?;
+            let dialed = contacts.into_iter().zip(placed).filter_map(|(contact, placed)| match placed {
+                Placed::Dialed(call) => Some((contact, call)),
+                Placed::Refused(_) | Placed::Skipped(_) => None,
+            });
+            Ok(dialed.collect())
+        }
+        .await;
+        StepPlaced { hopper, due, dialed, from: self.from }
+    }
+
+    /// The dial path's writes, the only ones: the gate at the dial instant, then the call rows of
+    /// the contacts it passes with their audit and attempts (one transaction); the refused are
+    /// deferred like the hopper defers them. One answer per contact, in order.
+    async fn write(&self, contacts: &[contact::Model], now: DateTime<Utc>) -> DomainResult<Vec<Placed>> {
+        if contacts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let shared = &self.shared;
+        let judgement = shared.gate.judgement(&self.tenant, now, Some(&self.campaign)).await?.placed_as(self.mode);
+        let numbers: Vec<String> = contacts.iter().map(|c| c.phone_number.clone()).collect();
+        let verdicts =
+            shared.gate.check_with(&judgement, &numbers, crate::store::compliance::Purpose::Dial, now).await?;
+        let (tenant, campaign) = (self.tenant.as_str(), self.campaign.id);
+        let dials: Vec<(NewCall, &Verdict)> = contacts
+            .iter()
+            .zip(&verdicts)
+            .filter(|(_, verdict)| verdict.safe_to_call)
+            .map(|(contact, verdict)| {
+                let new = NewCall {
+                    campaign_id: campaign,
+                    contact_id: contact.id,
+                    attempt: contact.attempts + 1,
+                    carrier: shared.carrier.name(),
+                    from_number: self.from.clone(),
+                    to_number: contact.phone_number.clone(),
+                };
+                (new, verdict)
+            })
+            .collect();
+        let mut rows = shared.store.calls().create_dialed_many(&self.tenant, dials, now).await?.into_iter();
+        let mut refused = Vec::new();
+        let mut placed = Vec::with_capacity(contacts.len());
+        for (contact, verdict) in contacts.iter().zip(verdicts) {
+            if !verdict.safe_to_call {
+                shared.telemetry.dial_refused(tenant, campaign);
+                refused.push((contact.id, retry_after_refusal(&verdict, now)));
+                placed.push(Placed::Refused(Box::new(verdict)));
+                continue;
+            }
+            // One answer per safe dial, in order.
+            match rows.next().unwrap_or_else(|| Err(DomainError::conflict("not written"))) {
+                Ok(row) => placed.push(Placed::Dialed(row.id)),
+                Err(error) => {
+                    tracing::warn!(contact = contact.id, %error, "not dialed");
+                    placed.push(Placed::Skipped(error));
+                }
+            }
+        }
+        shared.store.contacts().defer(&self.tenant, &refused).await?;
+        Ok(placed)
     }
 }
 
