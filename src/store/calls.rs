@@ -12,7 +12,7 @@ use sea_orm::{
     Set, TryInsertResult,
 };
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::compliance::{self, AuditRow, Purpose, insert_audit};
 use super::crm;
@@ -232,9 +232,54 @@ impl Calls<'_> {
         now: DateTime<Utc>,
     ) -> DomainResult<Vec<DomainResult<Recorded>>> {
         let txn = self.0.write().await?;
+        // The batch's calls in one read and its events in one insert; then each event in order.
+        let ids = events.iter().filter_map(|event| event.call.map(|call| call.0));
+        let mut calls: HashMap<i64, call::Model> = call::Entity::find()
+            .filter(call::Column::Id.is_in(ids))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let rows: Vec<call_event::ActiveModel> =
+            events.iter().filter_map(|event| Some(stored_event(calls.get(&event.call?.0)?, event, now))).collect();
+        // A duplicate is skipped by the database rather than failing the statement, which would
+        // abort a PostgreSQL transaction holding other events.
+        let mut new: HashSet<String> = HashSet::new();
+        if !rows.is_empty() {
+            let inserted = call_event::Entity::insert_many(rows)
+                .on_conflict_do_nothing_on([call_event::Column::CarrierEventId])
+                .exec_with_returning_many(&txn)
+                .await?;
+            if let TryInsertResult::Inserted(stored) = inserted {
+                new = stored.into_iter().map(|stored| stored.carrier_event_id).collect();
+            }
+        }
+        let mut campaigns = HashMap::new();
         let mut recorded = Vec::with_capacity(events.len());
         for event in events {
-            recorded.push(record(&txn, event, now).await?.ok_or(DomainError::NotFound("call")));
+            let Some(current) = event.call.and_then(|call| calls.get(&call.0)) else {
+                recorded.push(Err(DomainError::NotFound("call")));
+                continue;
+            };
+            // The first of an event id is the one stored; a repeat, in this batch or before, is a duplicate.
+            if !new.remove(&event.event_id) {
+                recorded.push(Ok(Recorded::Duplicate));
+                continue;
+            }
+            let updated = match advance(current, event) {
+                Some(change) => {
+                    let updated = change.update(&txn).await?;
+                    if updated.ended_at.is_some() && current.ended_at.is_none() {
+                        settle(&txn, updated, &mut campaigns, now).await?
+                    } else {
+                        updated
+                    }
+                }
+                None => current.clone(),
+            };
+            calls.insert(updated.id, updated.clone());
+            recorded.push(Ok(Recorded::New(Box::new(updated))));
         }
         txn.commit().await?;
         Ok(recorded)
@@ -253,7 +298,7 @@ impl Calls<'_> {
         row.ended_at = Set(Some(now));
         row.outcome = Set(Some("FAILED".into()));
         let ended = row.update(&txn).await?;
-        let settled = settle(&txn, ended, now).await?;
+        let settled = settle(&txn, ended, &mut HashMap::new(), now).await?;
         txn.commit().await?;
         Ok(settled)
     }
@@ -620,44 +665,17 @@ fn advance(current: &call::Model, event: &CarrierEvent) -> Option<call::ActiveMo
 
 /// Stores one carrier event in `txn` unless its id was stored before, and applies it to its call;
 /// `None`, with nothing written, when the event is not of one of our calls.
-async fn record(
-    txn: &impl ConnectionTrait,
-    event: &CarrierEvent,
-    now: DateTime<Utc>,
-) -> DomainResult<Option<Recorded>> {
-    let Some(call_id) = event.call.map(|call| call.0) else { return Ok(None) };
-    let Some(current) = call::Entity::find_by_id(call_id).one(txn).await? else { return Ok(None) };
-    let stored = call_event::ActiveModel {
-        tenant_id: Set(current.tenant_id.clone()),
-        call_id: Set(call_id),
+fn stored_event(call: &call::Model, event: &CarrierEvent, now: DateTime<Utc>) -> call_event::ActiveModel {
+    call_event::ActiveModel {
+        tenant_id: Set(call.tenant_id.clone()),
+        call_id: Set(call.id),
         carrier_event_id: Set(event.event_id.clone()),
         kind: Set(kind_name(&event.kind).to_owned()),
         payload: Set(json!(event)),
         occurred_at: Set(event.occurred_at),
         received_at: Set(now),
         ..Default::default()
-    };
-    // A duplicate is skipped by the database rather than failing the statement, which would
-    // abort a PostgreSQL transaction holding other events.
-    let inserted = call_event::Entity::insert(stored)
-        .on_conflict_do_nothing_on([call_event::Column::CarrierEventId])
-        .exec_without_returning(txn)
-        .await?;
-    if !matches!(inserted, TryInsertResult::Inserted(rows) if rows > 0) {
-        return Ok(Some(Recorded::Duplicate));
     }
-    let updated = match advance(&current, event) {
-        Some(change) => {
-            let updated = change.update(txn).await?;
-            if updated.ended_at.is_some() && current.ended_at.is_none() {
-                settle(txn, updated, now).await?
-            } else {
-                updated
-            }
-        }
-        None => current,
-    };
-    Ok(Some(Recorded::New(Box::new(updated))))
 }
 
 /// The carrier's handle of a stored call, once the carrier gave it one (its customer leg).
@@ -675,9 +693,22 @@ pub fn carrier_ref(call: &call::Model) -> Option<CarrierCallRef> {
 /// agent leaves the contact DONE until the disposition says otherwise; any other end (no answer,
 /// busy, voicemail, abandoned, failed) is retried after the campaign's retry delay while
 /// attempts are left.
-async fn settle(txn: &impl ConnectionTrait, ended: call::Model, now: DateTime<Utc>) -> DomainResult<call::Model> {
-    let campaign =
-        campaign::Entity::find_by_id(ended.campaign_id).one(txn).await?.ok_or(DomainError::NotFound("campaign"))?;
+/// `campaigns` keeps the campaigns read so far in the transaction.
+async fn settle(
+    txn: &impl ConnectionTrait,
+    ended: call::Model,
+    campaigns: &mut HashMap<i64, campaign::Model>,
+    now: DateTime<Utc>,
+) -> DomainResult<call::Model> {
+    let campaign = match campaigns.get(&ended.campaign_id) {
+        Some(campaign) => campaign.clone(),
+        None => {
+            let read = campaign::Entity::find_by_id(ended.campaign_id).one(txn).await?;
+            let campaign = read.ok_or(DomainError::NotFound("campaign"))?;
+            campaigns.insert(campaign.id, campaign.clone());
+            campaign
+        }
+    };
     let contact =
         contact::Entity::find_by_id(ended.contact_id).one(txn).await?.ok_or(DomainError::NotFound("contact"))?;
     let at = ended.ended_at.unwrap_or(now);

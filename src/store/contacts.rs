@@ -100,6 +100,9 @@ impl Contacts<'_> {
     /// Takes contacts the gate refused out of the hopper: until their next safe time when they
     /// have one, otherwise for good ([`BLOCKED`]).
     pub async fn defer(&self, tenant: &TenantId, refused: &[(i64, Option<DateTime<Utc>>)]) -> DomainResult<()> {
+        if refused.is_empty() {
+            return Ok(());
+        }
         let txn = self.0.write().await?;
         for (id, until) in refused {
             let mut update = contact::Entity::update_many().filter(contact::Column::TenantId.eq(tenant.as_str()));
