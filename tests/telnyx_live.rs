@@ -398,6 +398,37 @@ crate::backend_tests! {
         nobody_dialed_twice(&telnyx, &calls(&app, &floor.admin, &floor.campaign).await);
     }
 
+    /// A campaign paused while its agent talks, then a restart: the new process takes the call over although the
+    /// campaign is not running, so the call's end brings the agent to wrap-up as usual (not left PAUSED by the
+    /// restart), and the paused campaign dials nothing.
+    async fn a_restart_takes_over_the_calls_of_a_paused_campaign(backend) {
+        let telnyx = FakeTelnyx::spawn().await;
+        telnyx.settings(|s| {
+            s.far_end = Arc::new(|_| FarEnd::Human);
+            s.timing.talk = Duration::from_secs(6);
+        });
+        let (app, _clock) = spawn(backend, &telnyx).await;
+        let floor = set_up(&app, "acme", &numbers(1), 1, 1).await;
+        start(&app, &floor.admin, &floor.campaign).await;
+        run_until(&app, &floor, Duration::from_secs(10), |rows| rows.iter().any(|r| r["state"] == "BRIDGED")).await;
+        let pause = "mutation($c: ID!) { pauseCampaign(id: $c) { status } }";
+        app.graphql(Some(&floor.admin), pause, json!({"c": floor.campaign})).await.data();
+        let mut app = app;
+        app.shutdown_and_wait().await;
+        let app = spawn_app_on(&app).await;
+        telnyx.deliver_to(&app);
+        let rows = run_until(&app, &floor, Duration::from_secs(15), |rows| rows.iter().all(|r| r["state"] == "ENDED")).await;
+        assert_eq!(rows.len(), 1, "the paused campaign dialed nothing more: {rows:#?}");
+        assert_eq!(rows[0]["outcome"], "ANSWERED", "the call ended with its agent: {:#}", rows[0]);
+        let board = "query { agentBoard { agentId state pauseReason } }";
+        let board = app.graphql(Some(&floor.admin), board, json!({})).await.data()["agentBoard"].clone();
+        let entry = &board[0];
+        assert!(entry["state"] == "WRAP_UP" || entry["state"] == "AVAILABLE", "not put back on its call: {entry}");
+        let status = "query($c: ID!) { campaign(id: $c) { status } }";
+        let campaign = app.graphql(Some(&floor.admin), status, json!({"c": floor.campaign})).await.data()["campaign"].clone();
+        assert_eq!(campaign["status"], "PAUSED");
+    }
+
     /// The app is stopped while Telnyx is still answering a dial: the call it places is not left behind, unknown to
     /// the app; the next process hangs it up.
     async fn a_stop_during_a_dial_leaves_no_call_behind(backend) {

@@ -94,15 +94,18 @@ impl Dialer {
     }
 
     /// Reconciles what a previous process left, then takes carrier events in and runs every
-    /// running campaign until `shutdown`.
+    /// running campaign until `shutdown`. A campaign that is not running but has calls a
+    /// previous process left to finish gets a task too, once, which takes those calls over and
+    /// ends with them (so their agents, paused by the restart, go back on them).
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
-        if let Err(error) = self.reconcile().await {
+        let mut left = self.reconcile().await.unwrap_or_else(|error| {
             tracing::error!(%error, "restart reconciliation failed");
-        }
+            Vec::new()
+        });
         let intake = tokio::spawn(self.clone().take_carrier_events(shutdown.clone()));
         let mut every = tokio::time::interval(ADOPT_EVERY);
         while tokio::select! { _ = every.tick() => true, _ = shutdown.cancelled() => false } {
-            if let Err(error) = self.adopt(&shutdown).await {
+            if let Err(error) = self.adopt(std::mem::take(&mut left), &shutdown).await {
                 tracing::warn!(%error, "could not look for running campaigns");
             }
         }
@@ -112,8 +115,8 @@ impl Dialer {
     }
 
     /// Starts the scheduled campaigns whose time has come, then a task for each running
-    /// campaign that has none.
-    async fn adopt(&self, shutdown: &CancellationToken) -> DomainResult<()> {
+    /// campaign, and each of `left` (campaigns with calls to take over), that has none.
+    async fn adopt(&self, left: Vec<(TenantId, i64)>, shutdown: &CancellationToken) -> DomainResult<()> {
         let (campaigns, now) = (self.shared.store.campaigns(), self.shared.clock.now());
         for due in campaigns.due_to_start(now).await? {
             let tenant = TenantId::new(due.tenant_id.clone());
@@ -124,7 +127,13 @@ impl Dialer {
                 Err(error) => return Err(error),
             }
         }
-        for campaign in campaigns.running().await? {
+        let mut owned = campaigns.running().await?;
+        for (tenant, id) in left {
+            if !owned.iter().any(|campaign| campaign.id == id) {
+                owned.push(campaigns.get(&tenant, id).await?);
+            }
+        }
+        for campaign in owned {
             let (inbox_tx, inbox) = mpsc::channel(INBOX);
             {
                 let mut runners = self.runners.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,13 +243,14 @@ impl Dialer {
     /// ones are closed, live ones not yet with an agent are abandoned by the rules
     /// ([`Self::abandon_left_behind`]; their hang-up event closes them), ones with an agent
     /// (bridged, or assigned one: the transfer was sent, and its `call.bridged` may have been lost
-    /// with the old process) are left to finish. The contact of a closed call is retried by the
-    /// campaign's rules; its attempt is never dialed again.
-    async fn reconcile(&self) -> DomainResult<()> {
+    /// with the old process) are left to finish; their campaigns are returned. The contact of a
+    /// closed call is retried by the campaign's rules; its attempt is never dialed again.
+    async fn reconcile(&self) -> DomainResult<Vec<(TenantId, i64)>> {
         let store = &self.shared.store;
         let carrier = &self.shared.carrier;
         let now = self.shared.clock.now();
         let mut sellers = HashMap::new();
+        let mut left: Vec<(TenantId, i64)> = Vec::new();
         for call in store.calls().unfinished().await? {
             let tenant = TenantId::new(call.tenant_id.clone());
             let ours = call.carrier == carrier.name() && carrier.name() != simulated::NAME;
@@ -259,11 +269,15 @@ impl Dialer {
                     }
                     self.abandon_left_behind(&tenant, &call, &handle, &sellers[&call.tenant_id], now).await?;
                 }
-                Ok(_) => {}
+                Ok(_) => {
+                    if !left.iter().any(|(_, campaign)| *campaign == call.campaign_id) {
+                        left.push((tenant, call.campaign_id));
+                    }
+                }
                 Err(error) => tracing::warn!(call = call.id, %error, "could not ask the carrier about a call"),
             }
         }
-        Ok(())
+        Ok(left)
     }
 
     /// A live call a previous process left without an agent. Whoever answered it has waited past
