@@ -90,7 +90,6 @@ export class Desk {
     if (event.offer) {
       this.offer = event.offer;
       sessionStorage.setItem(OFFER_KEY, JSON.stringify(event.offer));
-      fill(this.saved);
       this.showOffer();
     }
     this.showState();
@@ -178,9 +177,12 @@ export class Desk {
         const variables = { call: offer.callId, outcome, notes: notes.value || null, callbackAt };
         const saved = (await request(this.api.token, DISPOSITION, variables)).dispositionCall;
         fill(this.saved, `Saved: ${saved.disposition} for call ${saved.id}.`);
-        this.offer = null;
-        sessionStorage.removeItem(OFFER_KEY);
-        this.showOffer();
+        // The next call's offer may have come (agentEvents) before this answer: it stays.
+        if (this.offer?.callId === offer.callId) {
+          this.offer = null;
+          sessionStorage.removeItem(OFFER_KEY);
+          this.showOffer();
+        }
       } catch (failure) {
         fill(error, errorText(failure));
         error.hidden = false;
