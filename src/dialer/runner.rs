@@ -5,8 +5,9 @@
 //!
 //! The dial path: the gate checks the contacts again for the dial instant (`DIAL`), the call
 //! rows, their audited verdicts and the contacts' attempts of a step are written together
-//! (`store::calls::create_dialed_many`), and only then is the carrier asked. Carrier commands run in
-//! their own tasks and report back, so a slow carrier never stalls routing.
+//! (`store::calls::create_dialed_many`), and only then is the carrier asked. A paced step's
+//! writes (with its hopper refill) and the carrier commands run in their own tasks and report
+//! back, so neither the database nor a slow carrier stalls routing.
 //!
 //! Preview mode dials nothing by itself: each AVAILABLE agent of the campaign (the ACD's choice
 //! and order) is reserved and shown the next hopper contact (`Floor::offer_preview`). The agent
@@ -689,7 +690,8 @@ impl Runner {
     }
 
     /// Starts a paced dial step off the task: the hopper goes with it and comes back in
-    /// [`Message::Placed`]; until then the pacer counts its dials as being placed.
+    /// [`Message::Placed`]; until then no other step starts (the pacer is asked again once the
+    /// step's calls are followed).
     fn start_dial_step(&mut self, wanted: usize, now: DateTime<Utc>) {
         let Some(from) = self.caller_id.clone() else { return };
         let dial = DialStep::new(self, from);
