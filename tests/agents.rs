@@ -190,26 +190,24 @@ backend_tests! {
 }
 
 mod routing_on_the_floor {
-    use super::common::fresh_database;
+    use super::common::migrated_store;
     use chrono::{TimeDelta, Utc};
     use outdial::acd::{
         AgentId, CallId, CampaignId, ContactCard, Decision, LiveCall, ScreenPop, ScreenPopSource, SkillLevel,
         StateChange, Strategy,
     };
     use outdial::campaign::{CampaignSettings, DialerMode};
-    use outdial::config::Config;
     use outdial::error::DomainError;
     use outdial::floor::Floor;
     use outdial::store::agents::AgentProfile;
-    use outdial::store::{Store, TenantId};
+    use outdial::store::TenantId;
 
     crate::backend_tests! {
         /// The floor routes a live answer to the eligible free agent and reserves it at once; a
         /// second call finds nobody free and waits; a call past its deadline is abandoned.
         async fn offers_route_and_reserve(backend) {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
-            store.migrate().await.unwrap();
+            let store = migrated_store(backend, dir.path()).await;
             let tenant = TenantId::new("acme");
             let now = Utc::now();
             let mut settings = CampaignSettings::defaults("Spanish sales".into(), DialerMode::Predictive);
@@ -280,8 +278,7 @@ mod routing_on_the_floor {
         /// order: after a flush each row holds its agent's last state, reason and start.
         async fn agent_rows_follow_the_board(backend) {
             let dir = tempfile::tempdir().unwrap();
-            let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
-            store.migrate().await.unwrap();
+            let store = migrated_store(backend, dir.path()).await;
             let tenant = TenantId::new("acme");
             let now = Utc::now();
             let profile = |name: &str| AgentProfile { name: Some(name.into()), ..AgentProfile::default() };

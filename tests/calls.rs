@@ -5,9 +5,8 @@
 mod common;
 
 use chrono::{DateTime, TimeDelta, Utc};
-use common::{Backend, fresh_database, safe};
+use common::{Backend, migrated_store, safe};
 use outdial::campaign::{CampaignSettings, DialerMode};
-use outdial::config::Config;
 use outdial::error::DomainError;
 use outdial::store::calls::{NewCall, Recorded};
 use outdial::store::{Store, TenantId};
@@ -23,8 +22,7 @@ struct Fixture {
 
 async fn fixture(backend: Backend) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::connect(&Config::for_database(fresh_database(backend, dir.path()).await)).await.unwrap();
-    store.migrate().await.unwrap();
+    let store = migrated_store(backend, dir.path()).await;
     let tenant = TenantId::new("acme");
     let now = Utc::now();
     let list = store.contact_lists().create(&tenant, "List", now).await.unwrap();

@@ -65,6 +65,14 @@ impl Drop for TestApp {
     }
 }
 
+/// A store over a fresh, migrated database of the backend (its SQLite file in `dir`).
+pub async fn migrated_store(backend: Backend, dir: &std::path::Path) -> outdial::store::Store {
+    let store =
+        outdial::store::Store::connect(&Config::for_database(fresh_database(backend, dir).await)).await.unwrap();
+    store.migrate().await.unwrap();
+    store
+}
+
 /// A fresh, empty database of the backend.
 pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> String {
     match backend {
