@@ -199,8 +199,8 @@ mod routing_on_the_floor {
     use outdial::campaign::{CampaignSettings, DialerMode};
     use outdial::error::DomainError;
     use outdial::floor::Floor;
-    use outdial::store::agents::AgentProfile;
     use outdial::store::TenantId;
+    use outdial::store::agents::AgentProfile;
 
     crate::backend_tests! {
         /// The floor routes a live answer to the eligible free agent and reserves it at once; a
